@@ -1,0 +1,1 @@
+"""Grid signals: the `Forecast` type, its readers, providers and forecasting models."""

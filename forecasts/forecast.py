@@ -1,0 +1,68 @@
+"""`Forecast`: per-slot grid signals for one region."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+ALLOWED_SLOT_MINUTES = (15, 30, 60)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Grid signals for one region on a uniform slot grid (slot starts are tz-aware UTC)."""
+
+    region: str
+    slot_starts: pd.DatetimeIndex
+    """Start of each slot, tz-aware UTC, uniformly spaced by `slot_minutes`."""
+    slot_minutes: int
+    carbon_gco2_per_kwh: np.ndarray
+    """Average (location-based) carbon intensity, gCO2/kWh."""
+    curtailment_mw: np.ndarray
+    """Renewable output curtailed in the region, MW (slot average)."""
+    marginal_gco2_per_kwh: np.ndarray | None = None
+    """Marginal carbon intensity, gCO2/kWh, where known."""
+    price_jpy_per_kwh: np.ndarray | None = None
+    temperature_c: np.ndarray | None = None
+    """Outdoor temperature at the region's sites, °C (drives the PUE model)."""
+    quantiles: Mapping[str, np.ndarray] = field(default_factory=dict)
+    """Optional quantile series keyed like `carbon_gco2_per_kwh_p10`."""
+    issued_at: datetime | None = None
+    source: str = "unknown"
+    stale: bool = False
+    """True when a provider failed and this is the last good forecast."""
+
+    def __post_init__(self) -> None:
+        idx = self.slot_starts
+        if not isinstance(idx, pd.DatetimeIndex) or idx.tz is None:
+            raise ValueError(f"Forecast {self.region}: slot_starts must be a tz-aware index")
+        if str(idx.tz) != "UTC":
+            object.__setattr__(self, "slot_starts", idx.tz_convert(UTC))
+        n = len(idx)
+        for name in ("carbon_gco2_per_kwh", "curtailment_mw", "marginal_gco2_per_kwh",
+                     "price_jpy_per_kwh", "temperature_c"):
+            arr = getattr(self, name)
+            if arr is None:
+                continue
+            arr = np.asarray(arr, dtype=float)
+            if arr.shape != (n,):
+                raise ValueError(f"Forecast {self.region}: {name} has {arr.shape}, want ({n},)")
+            object.__setattr__(self, name, arr)
+        if self.slot_minutes not in ALLOWED_SLOT_MINUTES:
+            raise ValueError(f"Forecast {self.region}: slot_minutes={self.slot_minutes}")
+        if n > 1 and not (np.diff(idx.asi8) == self.slot_minutes * 60 * 10**9).all():
+            raise ValueError(f"Forecast {self.region}: slots are not uniform")
+
+    @property
+    def slot_h(self) -> float:
+        """Slot length, hours."""
+        return self.slot_minutes / 60.0
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """End of the last slot (UTC)."""
+        return self.slot_starts[-1] + pd.Timedelta(minutes=self.slot_minutes)

@@ -1,0 +1,1 @@
+"""Declarative policies and the domain types they speak of (`Site`, `Job`, `Policy`)."""

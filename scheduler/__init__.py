@@ -1,0 +1,1 @@
+"""The online system: optimisation core, planner, Kubernetes adapter, extender, DR, metrics."""

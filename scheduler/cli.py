@@ -1,0 +1,16 @@
+"""The `wattbit` command."""
+
+from __future__ import annotations
+
+import typer
+
+from forecasts.cli import app as forecast_app
+
+app = typer.Typer(help="wattbit: carbon- and curtailment-aware scheduling of AI jobs.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(forecast_app, name="forecast")
+
+
+def main() -> None:
+    """Entry point of the `wattbit` console script."""
+    app()
