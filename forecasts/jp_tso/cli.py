@@ -1,0 +1,41 @@
+"""`wattbit forecast import jp-tso FILE... --out tidy.csv`: TSO area files → tidy CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from forecasts.jp_tso.layouts import AREAS
+from forecasts.jp_tso.parse import parse_area_files, write_tidy_csv
+from policies.errors import InputError
+
+import_app = typer.Typer(help="Import grid data files into tidy tables.", no_args_is_help=True)
+
+
+@import_app.command("jp-tso")
+def import_jp_tso(
+    files: Annotated[list[Path], typer.Argument(
+        help="Area supply–demand CSV files (エリア需給実績) of one area, any order.")],
+    out: Annotated[Path, typer.Option("--out", help="Tidy CSV to write.")],
+    area: Annotated[str | None, typer.Option(
+        "--area", help=f"Area when the file names do not say it: {', '.join(AREAS)}.")] = None,
+) -> None:
+    """Parse Japanese TSO area supply–demand files into one tidy CSV (MW slot averages).
+
+    Files are concatenated in time order; a slot present in several files keeps the value
+    of the later file. Exit code 2 with a one-line `error:` message on bad input.
+    """
+    try:
+        df = parse_area_files(files, area=area)
+        write_tidy_csv(df, out)
+    except InputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        typer.echo(f"error: {out}: cannot write ({exc.strerror})", err=True)
+        raise typer.Exit(2) from None
+    first, last = df["time_jst"].iloc[0], df["time_jst"].iloc[-1]
+    typer.echo(f"{out}: {len(df)} slots, {df['area'].iloc[0]}, {first:%Y-%m-%d %H:%M} … "
+               f"{last:%Y-%m-%d %H:%M} JST")
