@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasts.forecast import ALLOWED_SLOT_MINUTES, Forecast
+from forecasts.forecast import ALLOWED_SLOT_MINUTES, Forecast, slot_seconds
 from policies.errors import InputError
 
 REQUIRED = ("region", "time", "carbon_gco2_per_kwh", "curtailment_mw")
@@ -79,7 +79,7 @@ def _region_forecast(src: str, region: str, part: pd.DataFrame, numeric: list[st
         raise InputError(src, f"time (region {region})", dup.isoformat(), "duplicate slot")
     if len(times) < 2:
         raise InputError(src, f"region {region}", len(times), "needs ≥ 2 slots to infer length")
-    steps_min = np.unique(np.diff(times.asi8) // (60 * 10**9))
+    steps_min = np.unique(slot_seconds(times) // 60)
     if len(steps_min) != 1:
         raise InputError(src, f"time (region {region})", sorted(steps_min.tolist()),
                          "slots are not uniform (all gaps must be equal)")

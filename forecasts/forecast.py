@@ -12,6 +12,11 @@ import pandas as pd
 ALLOWED_SLOT_MINUTES = (15, 30, 60)
 
 
+def slot_seconds(idx: pd.DatetimeIndex) -> np.ndarray:
+    """Gaps between consecutive timestamps, whole seconds (any datetime resolution)."""
+    return np.diff(idx.to_numpy()).astype("timedelta64[s]").astype(np.int64)
+
+
 @dataclass(frozen=True)
 class Forecast:
     """Grid signals for one region on a uniform slot grid (slot starts are tz-aware UTC)."""
@@ -54,7 +59,7 @@ class Forecast:
             object.__setattr__(self, name, arr)
         if self.slot_minutes not in ALLOWED_SLOT_MINUTES:
             raise ValueError(f"Forecast {self.region}: slot_minutes={self.slot_minutes}")
-        if n > 1 and not (np.diff(idx.asi8) == self.slot_minutes * 60 * 10**9).all():
+        if n > 1 and not (slot_seconds(idx) == self.slot_minutes * 60).all():
             raise ValueError(f"Forecast {self.region}: slots are not uniform")
 
     @property

@@ -1,0 +1,101 @@
+"""Read `jobs.csv`: `id, gpus, kw_per_gpu, duration_h, release, deadline, latency,
+allowed_sites, home_site, checkpointable` (times ISO 8601 with offset)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecasts.csv_file import parse_times
+from policies.errors import InputError
+from policies.job import Job, Latency
+
+COLUMNS = ("id", "gpus", "kw_per_gpu", "duration_h", "release", "deadline", "latency",
+           "allowed_sites", "home_site", "checkpointable")
+OPTIONAL = {"latency": "tolerant", "allowed_sites": "", "home_site": "", "checkpointable": "false"}
+TRUE = {"true", "1", "yes"}
+FALSE = {"false", "0", "no", ""}
+
+
+def _numbers(src: str, df: pd.DataFrame, col: str, *, integer: bool) -> np.ndarray:
+    vals = pd.to_numeric(df[col].str.strip(), errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(vals) | (vals <= 0)
+    if integer:
+        bad |= vals != np.round(vals)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        kind = "a whole number > 0" if integer else "a number > 0"
+        raise InputError(f"{src} row {i + 2} (job {df['id'].iloc[i]})", col, df[col].iloc[i],
+                         f"must be {kind}")
+    return vals
+
+
+def read_jobs_csv(path: str | Path) -> list[Job]:
+    """Read jobs.csv into `Job`s; every bad cell is reported with its row and column."""
+    src = str(path)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except FileNotFoundError:
+        raise InputError(src, "path", src, "file not found") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputError(src, "content", "", f"not a readable CSV ({exc})") from None
+    df.columns = [c.strip() for c in df.columns]
+    missing = [c for c in COLUMNS if c not in df.columns and c not in OPTIONAL]
+    if missing:
+        raise InputError(src, "columns", list(df.columns), f"missing {', '.join(missing)}")
+    for col, default in OPTIONAL.items():
+        if col not in df.columns:
+            df[col] = default
+    if df.empty:
+        raise InputError(src, "rows", 0, "no jobs")
+    ids = df["id"].str.strip()
+    if (ids == "").any():
+        raise InputError(f"{src} row {int(np.flatnonzero(ids == '')[0]) + 2}", "id", "",
+                         "must not be empty")
+    if ids.duplicated().any():
+        raise InputError(src, "id", ids[ids.duplicated()].iloc[0], "duplicate job id")
+    gpus = _numbers(src, df, "gpus", integer=True)
+    kw = _numbers(src, df, "kw_per_gpu", integer=False)
+    dur = _numbers(src, df, "duration_h", integer=False)
+    release = parse_times(src, "release", df["release"])
+    deadline = parse_times(src, "deadline", df["deadline"])
+    early = (deadline <= release).to_numpy()
+    if early.any():
+        i = int(np.flatnonzero(early)[0])
+        raise InputError(f"{src} row {i + 2} (job {ids.iloc[i]})", "deadline",
+                         df["deadline"].iloc[i], f"is not after release {df['release'].iloc[i]}")
+    latency = df["latency"].str.strip().str.lower().replace("", "tolerant")
+    bad_lat = ~latency.isin([m.value for m in Latency])
+    if bad_lat.any():
+        i = int(np.flatnonzero(bad_lat.to_numpy())[0])
+        raise InputError(f"{src} row {i + 2} (job {ids.iloc[i]})", "latency",
+                         df["latency"].iloc[i], "must be tolerant or critical")
+    ckpt = df["checkpointable"].str.strip().str.lower()
+    bad_ck = ~ckpt.isin(TRUE | FALSE)
+    if bad_ck.any():
+        i = int(np.flatnonzero(bad_ck.to_numpy())[0])
+        raise InputError(f"{src} row {i + 2} (job {ids.iloc[i]})", "checkpointable",
+                         df["checkpointable"].iloc[i], "must be true or false")
+    jobs = []
+    for i in range(len(df)):
+        allowed = tuple(t.strip() for t in df["allowed_sites"].iloc[i].split(";") if t.strip())
+        home = df["home_site"].iloc[i].strip() or None
+        jobs.append(Job(
+            id=ids.iloc[i], gpus=int(gpus[i]), kw_per_gpu=float(kw[i]), duration_h=float(dur[i]),
+            release=release.iloc[i].to_pydatetime(), deadline=deadline.iloc[i].to_pydatetime(),
+            latency=Latency(latency.iloc[i]), allowed_sites=allowed, home_site=home,
+            checkpointable=ckpt.iloc[i] in TRUE,
+        ))
+    return jobs
+
+
+def write_jobs_csv(jobs: list[Job], path: str | Path) -> None:
+    """Write `Job`s as jobs.csv (times ISO 8601 UTC)."""
+    pd.DataFrame([{
+        "id": j.id, "gpus": j.gpus, "kw_per_gpu": j.kw_per_gpu, "duration_h": j.duration_h,
+        "release": j.release.isoformat(), "deadline": j.deadline.isoformat(),
+        "latency": j.latency.value, "allowed_sites": ";".join(j.allowed_sites),
+        "home_site": j.home_site or "", "checkpointable": str(j.checkpointable).lower(),
+    } for j in jobs], columns=list(COLUMNS)).to_csv(path, index=False)

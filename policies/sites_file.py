@@ -1,0 +1,120 @@
+"""Read `sites.yaml`: `sites:` list of `{id, region, gpus, power_cap_kw, pue,
+curtailment_share, residency, home, node_selector}`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from policies.errors import InputError
+from policies.site import PueModel, Site
+
+SITE_KEYS = {"id", "region", "gpus", "power_cap_kw", "pue", "curtailment_share", "residency",
+             "home", "node_selector"}
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Parse a YAML file; errors name the file and the line."""
+    src = str(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise InputError(src, "path", src, "file not found") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{src} line {mark.line + 1}" if mark else src
+        raise InputError(where, "yaml", "", f"not valid YAML ({getattr(exc, 'problem', exc)})"
+                         ) from None
+
+
+def number(src: str, field: str, value: Any, *, lo: float | None = None, hi: float | None = None,
+           integer: bool = False, lo_open: bool = False) -> float:
+    """Validate a number field; bool and strings are rejected, bounds inclusive unless open."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(src, field, value, "must be a number")
+    if integer and int(value) != value:
+        raise InputError(src, field, value, "must be a whole number")
+    if value != value:  # NaN
+        raise InputError(src, field, value, "must be a number")
+    if lo is not None and (value <= lo if lo_open else value < lo):
+        raise InputError(src, field, value, f"must be {'>' if lo_open else '≥'} {lo:g}")
+    if hi is not None and value > hi:
+        raise InputError(src, field, value, f"must be ≤ {hi:g}")
+    return float(value)
+
+
+def _pue(src: str, value: Any) -> PueModel:
+    if isinstance(value, dict):
+        unknown = set(value) - {"base", "per_degc", "above_degc"}
+        if unknown:
+            raise InputError(src, "pue", sorted(unknown)[0], "unknown key (base, per_degc, "
+                             "above_degc)")
+        if "base" not in value:
+            raise InputError(src, "pue.base", None, "required")
+        return PueModel(
+            base=number(src, "pue.base", value["base"], lo=1.0),
+            per_degc=number(src, "pue.per_degc", value.get("per_degc", 0.0), lo=0.0),
+            above_degc=number(src, "pue.above_degc", value.get("above_degc", 0.0)),
+        )
+    return PueModel(base=number(src, "pue", value, lo=1.0))
+
+
+def parse_site(src: str, raw: Any) -> Site:
+    """One `sites:` entry → `Site`."""
+    if not isinstance(raw, dict):
+        raise InputError(src, "sites[]", raw, "each site must be a mapping")
+    unknown = set(raw) - SITE_KEYS
+    if unknown:
+        raise InputError(src, sorted(unknown)[0], raw[sorted(unknown)[0]], "unknown site key")
+    for key in ("id", "region", "gpus", "power_cap_kw", "pue"):
+        if key not in raw:
+            raise InputError(src, key, None, "required")
+    sid = str(raw["id"]).strip()
+    if not sid:
+        raise InputError(src, "id", raw["id"], "must not be empty")
+    where = f"{src} site {sid}"
+    residency = raw.get("residency") or []
+    if isinstance(residency, str) or not isinstance(residency, list):
+        raise InputError(where, "residency", residency, "must be a list of tags")
+    selector = raw.get("node_selector") or {}
+    if not isinstance(selector, dict):
+        raise InputError(where, "node_selector", selector, "must be a map of label: value")
+    home = raw.get("home", False)
+    if not isinstance(home, bool):
+        raise InputError(where, "home", home, "must be true or false")
+    return Site(
+        id=sid,
+        region=str(raw["region"]).strip(),
+        gpus=int(number(where, "gpus", raw["gpus"], lo=0, integer=True)),
+        power_cap_kw=number(where, "power_cap_kw", raw["power_cap_kw"], lo=0, lo_open=True),
+        pue=_pue(where, raw["pue"]),
+        curtailment_share=number(where, "curtailment_share", raw.get("curtailment_share", 0.0),
+                                 lo=0.0, hi=1.0),
+        residency=tuple(str(t) for t in residency),
+        home=home,
+        node_selector={str(k): str(v) for k, v in selector.items()},
+    )
+
+
+def read_sites_yaml(path: str | Path) -> list[Site]:
+    """Read sites.yaml into `Site`s (ids unique, at most one `home: true`)."""
+    src = str(path)
+    doc = load_yaml(path)
+    if not isinstance(doc, dict) or "sites" not in doc:
+        raise InputError(src, "sites", None, "top-level key 'sites:' is required")
+    raw_sites = doc["sites"]
+    if not isinstance(raw_sites, list) or not raw_sites:
+        raise InputError(src, "sites", raw_sites, "must be a non-empty list")
+    sites = [parse_site(src, raw) for raw in raw_sites]
+    seen: set[str] = set()
+    for s in sites:
+        if s.id in seen:
+            raise InputError(src, "id", s.id, "duplicate site id")
+        seen.add(s.id)
+    homes = [s.id for s in sites if s.home]
+    if len(homes) > 1:
+        raise InputError(src, "home", homes, "at most one site may be home: true")
+    return sites

@@ -1,0 +1,1 @@
+"""The optimisation core: Problem → Plan. Imports nothing from Kubernetes, HTTP or metrics."""

@@ -1,0 +1,302 @@
+"""The fast builder: the time-indexed MILP assembled as a sparse matrix for HiGHS.
+
+Same model as `milp_pyomo` (the readable reference), with one structural difference that
+keeps it exact: identical non-checkpointable jobs (same duration, window, GPUs, kW and
+allowed sites) form a *class* whose start variables are integer counts, so 10,000 jobs
+become a few hundred classes. Checkpointable jobs are modelled one by one.
+
+Columns: fixed-start counts x[c,s,k] · site IT kW L[s,t] · zero-carbon kWh Z[s,t] ·
+unplaced slack u[c] · checkpointable: site z[j,s], run r[j,s,t], resume y[j,s,t], lateness h[j].
+Rows (named `{entity}-{rule}`): class-assign, site-load-def, site-gpu-upper,
+site-zero-carbon-upper, job-run-site-upper, job-resume-lower, job-work,
+job-first-start-lower, job-lateness-lower.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+
+from scheduler.core.problem import Problem
+from scheduler.core.schedule import Schedule
+from scheduler.core.solver import MatrixModel
+
+
+@dataclass
+class _Builder:
+    """Accumulates columns and rows as flat arrays (the `add_<rule>` steps fill it)."""
+
+    c: list[np.ndarray] = field(default_factory=list)
+    lb: list[np.ndarray] = field(default_factory=list)
+    ub: list[np.ndarray] = field(default_factory=list)
+    integer: list[np.ndarray] = field(default_factory=list)
+    rows: list[np.ndarray] = field(default_factory=list)
+    cols: list[np.ndarray] = field(default_factory=list)
+    vals: list[np.ndarray] = field(default_factory=list)
+    row_lo: list[np.ndarray] = field(default_factory=list)
+    row_hi: list[np.ndarray] = field(default_factory=list)
+    n_cols: int = 0
+    n_rows: int = 0
+    blocks: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def add_cols(self, name: str, cost: np.ndarray, lb: np.ndarray | float,
+                 ub: np.ndarray | float, integer: bool) -> np.ndarray:
+        n = len(cost)
+        self.c.append(np.asarray(cost, dtype=float))
+        self.lb.append(np.broadcast_to(np.asarray(lb, dtype=float), (n,)).copy())
+        self.ub.append(np.broadcast_to(np.asarray(ub, dtype=float), (n,)).copy())
+        self.integer.append(np.full(n, integer))
+        idx = np.arange(self.n_cols, self.n_cols + n)
+        self.blocks[name] = (self.n_cols, n)
+        self.n_cols += n
+        return idx
+
+    def add_rows(self, name: str, lo: np.ndarray | float, hi: np.ndarray | float, n: int
+                 ) -> np.ndarray:
+        self.row_lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (n,)).copy())
+        self.row_hi.append(np.broadcast_to(np.asarray(hi, dtype=float), (n,)).copy())
+        idx = np.arange(self.n_rows, self.n_rows + n)
+        self.blocks[name] = (self.n_rows, n)
+        self.n_rows += n
+        return idx
+
+    def add_entries(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray | float) -> None:
+        rows, cols = np.asarray(rows), np.asarray(cols)
+        self.rows.append(rows)
+        self.cols.append(cols)
+        self.vals.append(np.broadcast_to(np.asarray(vals, dtype=float), rows.shape).copy())
+
+    def matrix(self) -> MatrixModel:
+        A = sparse.coo_matrix((np.concatenate(self.vals),
+                               (np.concatenate(self.rows), np.concatenate(self.cols))),
+                              shape=(self.n_rows, self.n_cols)).tocsc()
+        return MatrixModel(np.concatenate(self.c), np.concatenate(self.lb),
+                           np.concatenate(self.ub), np.concatenate(self.integer), A,
+                           np.concatenate(self.row_lo), np.concatenate(self.row_hi))
+
+
+@dataclass(frozen=True)
+class FastModel:
+    """The matrix plus what is needed to turn a solution back into a `Schedule`."""
+
+    matrix: MatrixModel
+    class_jobs: list[np.ndarray]
+    fx_col: np.ndarray
+    fx_class: np.ndarray
+    fx_site: np.ndarray
+    fx_start: np.ndarray
+    ck_jobs: np.ndarray
+    ck_z_col: np.ndarray
+    ck_z_job: np.ndarray
+    ck_z_site: np.ndarray
+    ck_r_col: np.ndarray
+    ck_r_job: np.ndarray
+    ck_r_site: np.ndarray
+    ck_r_slot: np.ndarray
+    blocks: dict[str, tuple[int, int]]
+
+
+def job_classes(p: Problem, jobs: np.ndarray) -> list[np.ndarray]:
+    """Group interchangeable jobs (same duration, window, GPUs, kW, allowed sites)."""
+    if jobs.size == 0:
+        return []
+    sites_bits = p.allowed[jobs] @ (1 << np.arange(p.allowed.shape[1], dtype=np.int64))
+    key = np.stack([p.dur_slots[jobs], p.release_slot[jobs], p.deadline_slot[jobs],
+                    p.gpus[jobs], np.round(p.it_kw[jobs] * 1e6).astype(np.int64),
+                    sites_bits], axis=1)
+    _, inverse = np.unique(key, axis=0, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    splits = np.flatnonzero(np.diff(inverse[order])) + 1
+    return np.split(jobs[order], splits)
+
+
+def _ragged(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For runs [start, start+length): (owner index, position) of every element."""
+    owner = np.repeat(np.arange(len(starts)), lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return owner, np.repeat(starts, lengths) + offsets
+
+
+def add_site_columns(b: _Builder, p: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """L[s,t] (IT kW, ≤ power cap / PUE) and Z[s,t] (zero-carbon kWh) with their rows."""
+    S, T = p.pue.shape
+    L = b.add_cols("site-it-kw", (p.cost_per_kwh() * p.pue * p.slot_h).ravel(), 0.0,
+                   p.it_cap_kw.ravel(), integer=False)
+    Z = b.add_cols("site-zero-carbon-kwh", -p.credit_per_zero_kwh().ravel(), 0.0,
+                   p.zero_carbon_cap_kwh.ravel(), integer=False)
+    ldef = b.add_rows("site-load-def", 0.0, 0.0, S * T)
+    b.add_entries(ldef, L, 1.0)
+    b.add_rows("site-gpu-upper", -np.inf, np.repeat(p.gpu_cap, T), S * T)
+    link = b.add_rows("site-zero-carbon-upper", -np.inf, 0.0, S * T)
+    b.add_entries(link, Z, 1.0)
+    b.add_entries(link, L, -(p.pue * p.slot_h).ravel())
+    return ldef, ldef + S * T
+
+
+def add_fixed_start_classes(b: _Builder, p: Problem, classes: list[np.ndarray],
+                            ldef0: int, gpu0: int) -> tuple[np.ndarray, ...]:
+    """x[c,s,k]: how many jobs of class c start on site s at slot k (+ unplaced slack)."""
+    T = p.n_slots
+    if not classes:
+        empty = np.zeros(0, dtype=int)
+        return empty, empty, empty, empty
+    rep = np.array([cl[0] for cl in classes])
+    count = np.array([len(cl) for cl in classes], dtype=float)
+    assign = b.add_rows("class-assign", count, count, len(classes))
+    cls_site = np.argwhere(p.allowed[rep])  # (class, site) pairs
+    c_of, s_of = cls_site[:, 0], cls_site[:, 1]
+    first = p.release_slot[rep[c_of]]
+    n_starts = np.maximum(0, T - p.dur_slots[rep[c_of]] - first + 1)
+    pair, start = _ragged(first, n_starts)
+    fx_class, fx_site = c_of[pair], s_of[pair]
+    jrep = rep[fx_class]
+    cost = p.lateness_points(start + p.dur_slots[jrep], jrep)
+    x = b.add_cols("class-start-count", cost, 0.0, count[fx_class], integer=True)
+    b.add_entries(assign[fx_class], x, 1.0)
+    col, slot = _ragged(start, p.dur_slots[jrep])
+    site_slot = fx_site[col] * T + slot
+    b.add_entries(ldef0 + site_slot, x[col], -p.it_kw[jrep[col]])
+    b.add_entries(gpu0 + site_slot, x[col], p.gpus[jrep[col]])
+    unplaced_points = p.policy.lateness_penalty_per_h * T * p.slot_h
+    u = b.add_cols("class-unplaced", np.full(len(classes), unplaced_points), 0.0, count,
+                   integer=True)
+    b.add_entries(assign, u, 1.0)
+    return x, fx_class, fx_site, start
+
+
+def add_checkpointable_jobs(b: _Builder, p: Problem, jobs: np.ndarray, ldef0: int, gpu0: int
+                            ) -> tuple[np.ndarray, ...]:
+    """Per job: site choice z, per-slot run r, resumes y (with overhead), lateness h."""
+    T, o = p.n_slots, p.overhead_slots
+    empty = np.zeros(0, dtype=int)
+    if jobs.size == 0:
+        return (empty,) * 7
+    assign = b.add_rows("job-assign", 1.0, 1.0, len(jobs))
+    unplaced_points = p.policy.lateness_penalty_per_h * T * p.slot_h
+    u = b.add_cols("job-unplaced", np.full(len(jobs), unplaced_points), 0.0, 1.0, integer=True)
+    b.add_entries(assign, u, 1.0)
+    js = np.argwhere(p.allowed[jobs])  # (job position, site)
+    z_pos, z_site = js[:, 0], js[:, 1]
+    z = b.add_cols("job-site", np.zeros(len(js)), 0.0, 1.0, integer=True)
+    b.add_entries(assign[z_pos], z, 1.0)
+    first = p.release_slot[jobs[z_pos]]
+    zi, slot = _ragged(first, T - first)
+    j_of = jobs[z_pos[zi]]
+    r = b.add_cols("job-run", np.zeros(len(zi)), 0.0, 1.0, integer=True)
+    b.add_entries(ldef0 + z_site[zi] * T + slot, r, -p.it_kw[j_of])
+    b.add_entries(gpu0 + z_site[zi] * T + slot, r, p.gpus[j_of])
+    up = b.add_rows("job-run-site-upper", -np.inf, 0.0, len(r))
+    b.add_entries(up, r, 1.0)
+    b.add_entries(up, z[zi], -1.0)
+    work = b.add_rows("job-work", 0.0, 0.0, len(z))
+    b.add_entries(work[zi], r, 1.0)
+    b.add_entries(work, z, -(p.dur_slots[jobs[z_pos]] - o).astype(float))
+    if o > 0:
+        y = b.add_cols("job-resume", np.zeros(len(r)), 0.0, 1.0, integer=False)
+        res = b.add_rows("job-resume-lower", -np.inf, 0.0, len(r))
+        b.add_entries(res, r, 1.0)
+        b.add_entries(res, y, -1.0)
+        has_prev = slot > first[zi]
+        b.add_entries(res[has_prev], r[np.flatnonzero(has_prev) - 1], -1.0)
+        b.add_entries(work[zi], y, -float(o))
+        once = b.add_rows("job-first-start-lower", 0.0, np.inf, len(z))
+        b.add_entries(once[zi], y, 1.0)
+        b.add_entries(once, z, -1.0)
+    h = b.add_cols("job-late-slots", np.full(len(jobs), p.policy.lateness_penalty_per_h
+                                               * p.slot_h), 0.0, np.inf, integer=False)
+    late_by = slot + 1 - p.deadline_slot[j_of]
+    lr = np.flatnonzero(late_by > 0)
+    if lr.size:
+        rows = b.add_rows("job-lateness-lower", 0.0, np.inf, lr.size)
+        b.add_entries(rows, h[z_pos[zi[lr]]], 1.0)
+        b.add_entries(rows, r[lr], -late_by[lr].astype(float))
+    return z, jobs[z_pos], z_site, r, j_of, z_site[zi], slot
+
+
+def build_fast(p: Problem) -> FastModel:
+    """Assemble the MILP of `p` as a `FastModel` (flat sequence of add_<rule> steps)."""
+    b = _Builder()
+    ldef0, gpu0 = (int(a[0]) for a in add_site_columns(b, p))
+    everyone = np.arange(len(p.jobs))
+    classes = job_classes(p, everyone[~p.checkpointable])
+    fx_col, fx_class, fx_site, fx_start = add_fixed_start_classes(b, p, classes, ldef0, gpu0)
+    ck_jobs = everyone[p.checkpointable]
+    z, z_job, z_site, r, r_job, r_site, r_slot = add_checkpointable_jobs(b, p, ck_jobs, ldef0,
+                                                                         gpu0)
+    return FastModel(b.matrix(), classes, fx_col, fx_class, fx_site, fx_start, ck_jobs, z,
+                     z_job, z_site, r, r_job, r_site, r_slot, dict(b.blocks))
+
+
+def decode(p: Problem, fm: FastModel, x: np.ndarray) -> Schedule:
+    """A (possibly fractional) solution → Schedule; fractional parts are left unplaced."""
+    sched = Schedule.empty(p)
+    counts = np.floor(x[fm.fx_col] + 1e-6).astype(int)
+    pools = [list(cl) for cl in fm.class_jobs]
+    for i in np.flatnonzero(counts > 0):
+        pool = pools[fm.fx_class[i]]
+        k, d = int(fm.fx_start[i]), None
+        for _ in range(min(counts[i], len(pool))):
+            j = pool.pop()
+            d = int(p.dur_slots[j])
+            sched.place(j, int(fm.fx_site[i]), slice(k, k + d))
+    z_on = x[fm.ck_z_col] > 1 - 1e-6
+    r_on = x[fm.ck_r_col] > 1 - 1e-6
+    for j, s in zip(fm.ck_z_job[z_on], fm.ck_z_site[z_on], strict=True):
+        mine = r_on & (fm.ck_r_job == j) & (fm.ck_r_site == s)
+        sched.place(int(j), int(s), fm.ck_r_slot[mine])
+        need = p.dur_slots[j] + p.overhead_slots * (len(sched.segments(int(j))) - 1)
+        if sched.run[j].sum() < need:
+            sched.site[j] = -1
+            sched.run[j] = False
+    return sched
+
+
+def schedule_vector(p: Problem, fm: FastModel, sched: Schedule) -> np.ndarray:
+    """A feasible Schedule → a full primal vector of the fast model (a MIP start)."""
+    from scheduler.core.schedule import account, site_loads
+
+    x = np.zeros(len(fm.matrix.c))
+    job_class = np.full(len(p.jobs), -1)
+    for c, cl in enumerate(fm.class_jobs):
+        job_class[cl] = c
+    key = {(int(c), int(s), int(k)): int(col) for c, s, k, col in
+           zip(fm.fx_class, fm.fx_site, fm.fx_start, fm.fx_col, strict=True)}
+    u_class0, _ = fm.blocks["class-unplaced"] if "class-unplaced" in fm.blocks else (0, 0)
+    end = sched.end_slot()
+    for j in np.flatnonzero(job_class >= 0):
+        c = job_class[j]
+        if sched.site[j] < 0:
+            x[u_class0 + c] += 1
+        else:
+            start = int(end[j] - p.dur_slots[j])
+            x[key[(int(c), int(sched.site[j]), start)]] += 1
+    if fm.ck_jobs.size:
+        pos = {int(j): i for i, j in enumerate(fm.ck_jobs)}
+        u0, _ = fm.blocks["job-unplaced"]
+        h0, _ = fm.blocks["job-late-slots"]
+        for j in fm.ck_jobs:
+            s = sched.site[j]
+            if s < 0:
+                x[u0 + pos[int(j)]] = 1
+                continue
+            x[fm.ck_z_col[(fm.ck_z_job == j) & (fm.ck_z_site == s)]] = 1
+            mine = (fm.ck_r_job == j) & (fm.ck_r_site == s)
+            x[fm.ck_r_col[mine]] = sched.run[j, fm.ck_r_slot[mine]]
+            x[h0 + pos[int(j)]] = max(0, end[j] - p.deadline_slot[j])
+        if "job-resume" in fm.blocks:
+            y0, _ = fm.blocks["job-resume"]
+            r = x[fm.ck_r_col]
+            prev = np.concatenate(([0.0], r[:-1]))
+            first = np.concatenate(([True], (fm.ck_r_job[1:] != fm.ck_r_job[:-1])
+                                    | (fm.ck_r_site[1:] != fm.ck_r_site[:-1])))
+            prev[first] = 0.0
+            x[y0 + np.arange(len(r))] = np.maximum(0.0, r - prev)
+    it_kw, _ = site_loads(p, sched)
+    L0, n = fm.blocks["site-it-kw"]
+    x[L0:L0 + n] = it_kw.ravel()
+    facility, zero, _ = account(p, it_kw)
+    Z0, n = fm.blocks["site-zero-carbon-kwh"]
+    x[Z0:Z0 + n] = zero.ravel()
+    return x

@@ -1,0 +1,140 @@
+"""The one place a MILP solver is called, and the one result type every method returns."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+import highspy
+import numpy as np
+from scipy import sparse
+
+
+class SolveStatus(StrEnum):
+    """Solver outcome, translated from HiGHS' model status through `_HIGHS_STATUS`."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    """Stopped by the time limit with a solution."""
+    INFEASIBLE = "infeasible"
+    NO_SOLUTION = "no_solution"
+    """Stopped (time limit or error) without any solution."""
+    ERROR = "error"
+
+
+_HIGHS_STATUS = {
+    highspy.HighsModelStatus.kOptimal: SolveStatus.OPTIMAL,
+    highspy.HighsModelStatus.kTimeLimit: SolveStatus.FEASIBLE,
+    highspy.HighsModelStatus.kIterationLimit: SolveStatus.FEASIBLE,
+    highspy.HighsModelStatus.kSolutionLimit: SolveStatus.FEASIBLE,
+    highspy.HighsModelStatus.kInterrupt: SolveStatus.FEASIBLE,
+    highspy.HighsModelStatus.kInfeasible: SolveStatus.INFEASIBLE,
+    highspy.HighsModelStatus.kUnboundedOrInfeasible: SolveStatus.INFEASIBLE,
+}
+
+
+@dataclass(frozen=True)
+class MatrixModel:
+    """min c·x  s.t.  row_lo ≤ A x ≤ row_hi,  lb ≤ x ≤ ub,  x_i integer where `integer`."""
+
+    c: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+    integer: np.ndarray
+    A: sparse.csc_matrix
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+
+
+@dataclass(frozen=True)
+class SolverResult:
+    """Status, primal values (None without a solution), objective, bound, gap, seconds."""
+
+    status: SolveStatus
+    x: np.ndarray | None
+    objective: float
+    bound: float
+    seconds: float
+
+
+def run_highs(model: MatrixModel, *, time_limit_s: float, relax: bool = False,
+              mip_rel_gap: float = 1e-4, start: np.ndarray | None = None,
+              threads: int = 1) -> SolverResult:
+    """Solve a `MatrixModel` with HiGHS (as an LP when `relax`), optionally warm-started."""
+    t0 = time.perf_counter()
+    lp = highspy.HighsLp()
+    n, m = len(model.c), model.A.shape[0]
+    lp.num_col_, lp.num_row_ = n, m
+    lp.col_cost_ = model.c
+    lp.col_lower_, lp.col_upper_ = model.lb, model.ub
+    lp.row_lower_, lp.row_upper_ = model.row_lo, model.row_hi
+    A = model.A.tocsc()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = A.indptr
+    lp.a_matrix_.index_ = A.indices
+    lp.a_matrix_.value_ = A.data
+    if not relax and model.integer.any():
+        lp.integrality_ = [highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous
+                           for f in model.integer]
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", max(0.05, float(time_limit_s)))
+    h.setOptionValue("mip_rel_gap", mip_rel_gap)
+    h.setOptionValue("threads", threads)
+    if relax:
+        h.setOptionValue("solver", os.environ.get("WATTBIT_LP_SOLVER", "choose"))
+    h.passModel(lp)
+    if start is not None and not relax:
+        sol = highspy.HighsSolution()
+        sol.col_value = list(map(float, start))
+        h.setSolution(sol)
+    h.run()
+    status = _HIGHS_STATUS.get(h.getModelStatus(), SolveStatus.ERROR)
+    info = h.getInfo()
+    has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    if status is SolveStatus.FEASIBLE and not has_x:
+        status = SolveStatus.NO_SOLUTION
+    x = np.array(h.getSolution().col_value) if has_x else None
+    objective = float(info.objective_function_value) if has_x else float("inf")
+    if relax:
+        bound = objective if status is SolveStatus.OPTIMAL else -float("inf")
+    else:
+        bound = float(info.mip_dual_bound)
+        if status is SolveStatus.OPTIMAL and not np.isfinite(bound):
+            bound = objective
+    return SolverResult(status, x, objective, bound, time.perf_counter() - t0)
+
+
+def run_pyomo(model: object, *, time_limit_s: float, mip_rel_gap: float = 1e-4) -> SolverResult:
+    """Solve a Pyomo model with HiGHS through Pyomo's interface (values stay on the model).
+
+    `x` of the result is an empty array when a solution was loaded (read it from the model).
+    """
+    import pyomo.environ as pyo
+    from pyomo.opt import TerminationCondition as TC
+
+    t0 = time.perf_counter()
+    opt = pyo.SolverFactory("appsi_highs")
+    opt.config.time_limit = max(0.05, float(time_limit_s))
+    opt.config.load_solution = False
+    opt.highs_options = {"mip_rel_gap": mip_rel_gap, "threads": 1, "output_flag": False}
+    res = opt.solve(model)
+    tc = res.solver.termination_condition
+    has_x = res.solver.status != pyo.SolverStatus.aborted and len(res.solution) > 0
+    try:
+        model.solutions.load_from(res)  # type: ignore[attr-defined]
+        has_x = True
+    except (ValueError, RuntimeError, AttributeError):
+        has_x = False
+    status = {TC.optimal: SolveStatus.OPTIMAL, TC.maxTimeLimit: SolveStatus.FEASIBLE,
+              TC.infeasible: SolveStatus.INFEASIBLE}.get(tc, SolveStatus.ERROR)
+    if status is SolveStatus.FEASIBLE and not has_x:
+        status = SolveStatus.NO_SOLUTION
+    objective = float(pyo.value(next(model.component_objects(pyo.Objective)))) if has_x \
+        else float("inf")
+    bound = res.problem.lower_bound
+    bound = float(bound) if bound is not None and np.isfinite(float(bound)) else -float("inf")
+    return SolverResult(status, np.zeros(0) if has_x else None, objective, bound,
+                        time.perf_counter() - t0)
