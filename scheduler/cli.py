@@ -5,10 +5,12 @@ from __future__ import annotations
 import typer
 
 from forecasts.cli import app as forecast_app
+from scheduler.plan_cli import plan_command
 
 app = typer.Typer(help="wattbit: carbon- and curtailment-aware scheduling of AI jobs.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(forecast_app, name="forecast")
+app.command("plan")(plan_command)
 
 
 def main() -> None:
