@@ -9,7 +9,7 @@ Columns: fixed-start counts x[c,s,k] · site IT kW L[s,t] · zero-carbon kWh Z[s
 unplaced slack u[c] · checkpointable: site z[j,s], run r[j,s,t], resume y[j,s,t], lateness h[j].
 Rows (named `{entity}-{rule}`): class-assign, site-load-def, site-gpu-upper,
 site-zero-carbon-upper, job-run-site-upper, job-resume-lower, job-work,
-job-first-start-lower, job-lateness-lower.
+job-resume-upper-run, job-resume-upper-idle, job-first-start-lower, job-lateness-lower.
 """
 
 from __future__ import annotations
@@ -201,6 +201,13 @@ def add_checkpointable_jobs(b: _Builder, p: Problem, jobs: np.ndarray, ldef0: in
         has_prev = slot > first[zi]
         b.add_entries(res[has_prev], r[np.flatnonzero(has_prev) - 1], -1.0)
         b.add_entries(work[zi], y, -float(o))
+        # y is exactly the segment starts: y ≤ r and y ≤ 1 − r[t−1]
+        at_run = b.add_rows("job-resume-upper-run", -np.inf, 0.0, len(r))
+        b.add_entries(at_run, y, 1.0)
+        b.add_entries(at_run, r, -1.0)
+        prev_idle = b.add_rows("job-resume-upper-idle", -np.inf, 1.0, int(has_prev.sum()))
+        b.add_entries(prev_idle, y[has_prev], 1.0)
+        b.add_entries(prev_idle, r[np.flatnonzero(has_prev) - 1], 1.0)
         once = b.add_rows("job-first-start-lower", 0.0, np.inf, len(z))
         b.add_entries(once[zi], y, 1.0)
         b.add_entries(once, z, -1.0)
@@ -247,7 +254,7 @@ def decode(p: Problem, fm: FastModel, x: np.ndarray) -> Schedule:
         mine = r_on & (fm.ck_r_job == j) & (fm.ck_r_site == s)
         sched.place(int(j), int(s), fm.ck_r_slot[mine])
         need = p.dur_slots[j] + p.overhead_slots * (len(sched.segments(int(j))) - 1)
-        if sched.run[j].sum() < need:
+        if sched.run[j].sum() != need:
             sched.site[j] = -1
             sched.run[j] = False
     return sched
@@ -263,7 +270,7 @@ def schedule_vector(p: Problem, fm: FastModel, sched: Schedule) -> np.ndarray:
         job_class[cl] = c
     key = {(int(c), int(s), int(k)): int(col) for c, s, k, col in
            zip(fm.fx_class, fm.fx_site, fm.fx_start, fm.fx_col, strict=True)}
-    u_class0, _ = fm.blocks["class-unplaced"] if "class-unplaced" in fm.blocks else (0, 0)
+    u_class0, _ = fm.blocks.get("class-unplaced", (0, 0))
     end = sched.end_slot()
     for j in np.flatnonzero(job_class >= 0):
         c = job_class[j]
@@ -296,7 +303,7 @@ def schedule_vector(p: Problem, fm: FastModel, sched: Schedule) -> np.ndarray:
     it_kw, _ = site_loads(p, sched)
     L0, n = fm.blocks["site-it-kw"]
     x[L0:L0 + n] = it_kw.ravel()
-    facility, zero, _ = account(p, it_kw)
+    _, zero, _ = account(p, it_kw)
     Z0, n = fm.blocks["site-zero-carbon-kwh"]
     x[Z0:Z0 + n] = zero.ravel()
     return x

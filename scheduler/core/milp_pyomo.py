@@ -94,6 +94,18 @@ def build_pyomo(p: Problem) -> pyo.ConcreteModel:
         prev = m.r[j, s, t - 1] if (j, s, t - 1) in m.RUN else 0
         return m.y[j, s, t] >= m.r[j, s, t] - prev
 
+    @m.Constraint(m.RUN)
+    def job_resume_upper_run(m: pyo.ConcreteModel, j: int, s: int, t: int) -> object:
+        """job-resume-upper-run: a segment starts only in a slot the job runs in."""
+        return pyo.Constraint.Skip if o == 0 else m.y[j, s, t] <= m.r[j, s, t]
+
+    @m.Constraint(m.RUN)
+    def job_resume_upper_idle(m: pyo.ConcreteModel, j: int, s: int, t: int) -> object:
+        """job-resume-upper-idle: a segment starts only after an idle slot."""
+        if o == 0 or (j, s, t - 1) not in m.RUN:
+            return pyo.Constraint.Skip
+        return m.y[j, s, t] <= 1 - m.r[j, s, t - 1]
+
     @m.Constraint(m.SITE)
     def job_first_start_lower(m: pyo.ConcreteModel, j: int, s: int) -> object:
         """job-first-start-lower: a placed job has at least one segment start."""

@@ -96,7 +96,7 @@ def _slot_minutes(forecasts: Sequence[Forecast]) -> int:
 
 
 def _allowed_sites(job: Job, sites: Sequence[Site]) -> np.ndarray:
-    src = f"jobs job {job.id}"
+    src = f"job {job.id}"
     ids = [s.id for s in sites]
     mask = np.zeros(len(sites), dtype=bool)
     if job.allowed_sites:
@@ -115,14 +115,14 @@ def _home_site(job: Job, sites: Sequence[Site], allowed: np.ndarray) -> int:
     ids = [s.id for s in sites]
     if job.home_site is not None:
         if job.home_site not in ids:
-            raise InputError(f"jobs job {job.id}", "home_site", job.home_site,
+            raise InputError(f"job {job.id}", "home_site", job.home_site,
                              f"unknown site (sites: {', '.join(ids)})")
         return ids.index(job.home_site)
     homes = [i for i, s in enumerate(sites) if s.home and allowed[i]]
     if homes:
         return homes[0]
     if job.latency is Latency.CRITICAL:
-        raise InputError(f"jobs job {job.id}", "home_site", None,
+        raise InputError(f"job {job.id}", "home_site", None,
                          "a latency-critical job needs a home site (column or a home: true site)")
     return int(np.flatnonzero(allowed)[0])
 
@@ -168,7 +168,7 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
     regions = sorted({s.region for s in sites})
     for s in sites:
         if s.region not in forecasts:
-            raise InputError(f"sites site {s.id}", "region", s.region,
+            raise InputError(f"site {s.id}", "region", s.region,
                              f"no forecast for it (forecast regions: {', '.join(forecasts)})")
     fcs = [forecasts[r] for r in regions]
     slot_minutes = _slot_minutes(fcs)
@@ -216,13 +216,13 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
             mask[home[i]] = True
         fits = mask & (gpu_cap >= job.gpus) & (job.it_kw * min_pue <= cap_kw[:, 0] + 1e-9)
         if not fits.any():
-            raise InputError(f"jobs job {job.id}", "gpus", job.gpus,
+            raise InputError(f"job {job.id}", "gpus", job.gpus,
                              f"({job.it_kw:g} kW) fits no allowed site's GPU count or power cap")
         allowed[i] = fits
         if not fits[home[i]]:
             home[i] = int(np.flatnonzero(fits)[0])
         if rel[i] + dur[i] > T:
-            raise InputError(f"jobs job {job.id}", "release", job.release.isoformat(),
+            raise InputError(f"job {job.id}", "release", job.release.isoformat(),
                              "leaves no room to run inside the forecast horizon")
     return Problem(
         sites=tuple(sites), jobs=tuple(jobs), policy=policy, slot_starts=grid, slot_h=slot_h,

@@ -133,6 +133,6 @@ def violations(problem: Problem, sched: Schedule, tol: float = 1e-6) -> list[str
         need = problem.dur_slots[j] + problem.overhead_slots * (len(segs) - 1)
         if not problem.checkpointable[j] and len(segs) != 1:
             out.append(f"job {job.id}: not checkpointable but runs in {len(segs)} pieces")
-        if sched.run[j].sum() < need:
+        if sched.run[j].sum() != need:
             out.append(f"job {job.id}: runs {sched.run[j].sum()} slots, needs {need}")
     return out

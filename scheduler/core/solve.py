@@ -63,13 +63,10 @@ class Outcome:
 
 
 def _best(p: Problem, candidates: list[tuple[str, Schedule]]) -> tuple[str, Schedule, Evaluation]:
-    scored = []
-    for name, sched in candidates:
-        if violations(p, sched):
-            continue
-        scored.append((evaluate(p, sched).objective, name, sched))
-    obj, name, sched = min(scored, key=lambda item: item[0])
-    return name, sched, evaluate(p, sched)
+    scored = [(evaluate(p, sched), name, sched) for name, sched in candidates
+              if not violations(p, sched)]
+    ev, name, sched = min(scored, key=lambda item: item[0].objective)
+    return name, sched, ev
 
 
 def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.0,

@@ -1,0 +1,5 @@
+"""`python -m scheduler` = the `wattbit` command."""
+
+from scheduler.cli import main
+
+main()
