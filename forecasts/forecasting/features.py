@@ -1,0 +1,176 @@
+"""Targets, issue rules and leakage-free features for day-ahead / intraday forecasting.
+
+A forecast for the slots of JST day D is issued at `issue_hour_jst` on day D − `day_offset`
+(day-ahead: 10:00 JST the day before; intraday: 06:00 JST the same day). Every feature of a
+slot uses only values observed before its issue time, so features for a whole year are
+built in one vectorised pass and are the same as those a live forecaster would have had.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from forecasts.carbon_mix import average_intensity
+from forecasts.clearsky import clearsky_irradiance
+from forecasts.emission_factors import EmissionFactors, default_factors
+from forecasts.synthetic import is_off_day
+from policies.errors import InputError
+
+JST = "Asia/Tokyo"
+TARGETS = ("curtailment_mw", "carbon_gco2_per_kwh")
+"""Forecastable targets (columns added by `add_targets`)."""
+
+
+@dataclass(frozen=True)
+class IssueRule:
+    """When forecasts for a JST delivery day are issued."""
+
+    issue_hour_jst: float
+    """Hour of day (JST) of issue, e.g. 10.0."""
+    day_offset: int
+    """Days between the issue day and the delivery day (1 = day-ahead, 0 = intraday)."""
+    name: str
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.issue_hour_jst < 24 or not 0 <= self.day_offset <= 6:
+            raise InputError("issue rule", self.name, (self.issue_hour_jst, self.day_offset),
+                             "need 0 ≤ hour < 24 and 0 ≤ day_offset ≤ 6")
+
+
+DAY_AHEAD = IssueRule(10.0, 1, "day-ahead")
+"""Issued 10:00 JST for the whole next JST day."""
+INTRADAY = IssueRule(6.0, 0, "intraday")
+"""Issued 06:00 JST for the rest of the same JST day (06:00–24:00)."""
+
+
+def add_targets(tidy: pd.DataFrame, factors: EmissionFactors | None = None) -> pd.DataFrame:
+    """Copy of a tidy table with `curtailment_mw` (solar + wind curtailed, MW; empty = 0)
+    and `carbon_gco2_per_kwh` (average, `forecasts.carbon_mix`) added."""
+    out = tidy.copy()
+    curtailed = tidy.reindex(columns=["solar_curtailed_mw", "wind_curtailed_mw"])
+    out["curtailment_mw"] = curtailed.astype("float64").fillna(0.0).sum(axis=1)
+    if "carbon_gco2_per_kwh" not in tidy.columns:
+        out["carbon_gco2_per_kwh"] = average_intensity(tidy, factors or default_factors())
+    return out
+
+
+def regular_frame(tidy: pd.DataFrame, end: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Numeric columns on a gap-free UTC slot grid (index `time_utc`, ns), through `end`.
+
+    Missing slots are NaN; the grid is extended with empty rows up to (excluding) `end`.
+    """
+    for col in ("time_utc", "slot_minutes", "area"):
+        if col not in tidy.columns:
+            raise InputError("history", "columns", list(tidy.columns), f"missing {col}")
+    if tidy.empty:
+        raise InputError("history", "rows", 0, "no history")
+    slots = tidy["slot_minutes"].unique()
+    areas = tidy["area"].unique()
+    if len(slots) != 1 or len(areas) != 1:
+        raise InputError("history", "slot_minutes/area", (list(slots), list(areas)),
+                         "one area and one slot length per history")
+    minutes = int(slots[0])
+    times = pd.DatetimeIndex(tidy["time_utc"]).tz_convert("UTC").as_unit("ns")
+    num = tidy.select_dtypes("number").drop(columns=["slot_minutes"]).set_axis(times)
+    num = num[~num.index.duplicated(keep="last")].sort_index()
+    last = num.index[-1] if end is None else max(num.index[-1], end - pd.Timedelta(minutes=1))
+    grid = pd.date_range(num.index[0], last, freq=f"{minutes}min", unit="ns")
+    out = num.reindex(grid)
+    out.index.name = "time_utc"
+    out.attrs.update(slot_minutes=minutes, area=str(areas[0]))
+    return out
+
+
+def issue_times(index: pd.DatetimeIndex, rule: IssueRule) -> pd.DatetimeIndex:
+    """Issue time (UTC) of the forecast covering each slot of `index`."""
+    jst = index.tz_convert(JST)
+    midnight = jst.normalize()
+    issued = midnight - pd.Timedelta(days=rule.day_offset) + pd.Timedelta(hours=rule.issue_hour_jst)
+    return issued.tz_convert("UTC")
+
+
+def forecastable(index: pd.DatetimeIndex, rule: IssueRule) -> np.ndarray:
+    """True where the slot starts at or after its issue time (intraday skips earlier slots)."""
+    return np.asarray(index >= issue_times(index, rule))
+
+
+def latest_same_slot(series: pd.Series, rule: IssueRule, minutes: int) -> pd.Series:
+    """Value at the same time of day on the latest day already observed at issue time.
+
+    Slots whose time of day is before the issue hour were seen `day_offset` days earlier
+    (≥ 1); the others `day_offset + 1` days earlier.
+    """
+    per_day = 24 * 60 // minutes
+    jst = series.index.tz_convert(JST)
+    hour = jst.hour + jst.minute / 60.0
+    seen_recently = (hour + minutes / 60.0 <= rule.issue_hour_jst) & (rule.day_offset >= 1)
+    near = series.shift(rule.day_offset * per_day)
+    far = series.shift((rule.day_offset + 1) * per_day)
+    return pd.Series(np.where(seen_recently, near, far), index=series.index)
+
+
+def same_slot_weeks_ago(series: pd.Series, rule: IssueRule, minutes: int) -> pd.Series:
+    """Value at the same slot one week earlier (always observed for `day_offset` ≤ 6)."""
+    return series.shift(7 * 24 * 60 // minutes)
+
+
+def last_observed(series: pd.Series, rule: IssueRule, minutes: int) -> pd.Series:
+    """The value of the last slot that ended at or before the issue time (persistence)."""
+    at = issue_times(series.index, rule) - pd.Timedelta(minutes=minutes)
+    return pd.Series(series.reindex(at).to_numpy(), index=series.index)
+
+
+def window_before_issue(series: pd.Series, rule: IssueRule, minutes: int,
+                        how: str) -> pd.Series:
+    """`how` ('max' or 'mean') of the 24 h that ended at the issue time."""
+    per_day = 24 * 60 // minutes
+    rolled = series.rolling(per_day, min_periods=per_day // 2).agg(how)
+    return last_observed(rolled, rule, minutes)
+
+
+def build_features(frame: pd.DataFrame, target: str, rule: IssueRule) -> pd.DataFrame:
+    """Feature table (index = slot start UTC) for forecasting `target` under `rule`.
+
+    `frame` comes from `regular_frame` (with `add_targets` columns). Calendar and clear-sky
+    features are known in advance; all data features are lagged to the issue time.
+    """
+    if target not in frame.columns:
+        raise InputError("history", "target", target, f"not a column (targets: {TARGETS})")
+    minutes = int(frame.attrs["slot_minutes"])
+    idx = pd.DatetimeIndex(frame.index)
+    jst = idx.tz_convert(JST)
+    doy = jst.day_of_year.to_numpy()
+    sky = clearsky_irradiance(str(frame.attrs["area"]), idx, minutes)
+    ghi = pd.Series(sky["ghi_w_per_m2"].to_numpy(), index=idx)
+    y = frame[target]
+    feats = {
+        "hour_jst": jst.hour.to_numpy() + jst.minute.to_numpy() / 60.0,
+        "doy_sin": np.sin(2 * np.pi * doy / 365.25),
+        "doy_cos": np.cos(2 * np.pi * doy / 365.25),
+        "off_day": is_off_day(jst).astype(float),
+        "clearsky_ghi_w_per_m2": ghi.to_numpy(),
+        "lead_h": (idx - issue_times(idx, rule)) / pd.Timedelta(hours=1),
+        "y_same_slot": latest_same_slot(y, rule, minutes),
+        "y_week_ago": same_slot_weeks_ago(y, rule, minutes),
+        "y_last": last_observed(y, rule, minutes),
+        "y_max_24h": window_before_issue(y, rule, minutes, "max"),
+        "y_mean_24h": window_before_issue(y, rule, minutes, "mean"),
+    }
+    if "demand_mw" in frame.columns:
+        demand = frame["demand_mw"]
+        feats["demand_same_slot_mw"] = latest_same_slot(demand, rule, minutes)
+        feats["demand_week_ago_mw"] = same_slot_weeks_ago(demand, rule, minutes)
+    if {"solar_mw", "solar_curtailed_mw"} <= set(frame.columns):
+        # Yesterday's cloudiness: available solar per unit of clear-sky irradiance.
+        avail = frame["solar_mw"] + frame["solar_curtailed_mw"].fillna(0.0)
+        ratio = avail.rolling(24 * 60 // minutes, min_periods=1).sum() / ghi.rolling(
+            24 * 60 // minutes, min_periods=1).sum().where(lambda s: s > 0)
+        feats["solar_per_ghi_24h"] = last_observed(ratio, rule, minutes)
+    for other in TARGETS:
+        if other != target and other in frame.columns:
+            feats[f"{other}_same_slot"] = latest_same_slot(frame[other], rule, minutes)
+    out = pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in feats.items()}, index=idx)
+    return out
