@@ -99,13 +99,13 @@ class FastModel:
 
 
 def job_classes(p: Problem, jobs: np.ndarray) -> list[np.ndarray]:
-    """Group interchangeable jobs (same duration, window, GPUs, kW, allowed sites)."""
+    """Group interchangeable jobs (same duration, window, GPUs, kW, sites, checkpointable)."""
     if jobs.size == 0:
         return []
     sites_bits = p.allowed[jobs] @ (1 << np.arange(p.allowed.shape[1], dtype=np.int64))
     key = np.stack([p.dur_slots[jobs], p.release_slot[jobs], p.deadline_slot[jobs],
                     p.gpus[jobs], np.round(p.it_kw[jobs] * 1e6).astype(np.int64),
-                    sites_bits], axis=1)
+                    sites_bits, p.checkpointable[jobs]], axis=1)
     _, inverse = np.unique(key, axis=0, return_inverse=True)
     order = np.argsort(inverse, kind="stable")
     splits = np.flatnonzero(np.diff(inverse[order])) + 1
@@ -135,35 +135,44 @@ def add_site_columns(b: _Builder, p: Problem) -> tuple[np.ndarray, np.ndarray]:
     return ldef, ldef + S * T
 
 
-def add_fixed_start_classes(b: _Builder, p: Problem, classes: list[np.ndarray],
-                            ldef0: int, gpu0: int) -> tuple[np.ndarray, ...]:
-    """x[c,s,k]: how many jobs of class c start on site s at slot k (+ unplaced slack)."""
-    T = p.n_slots
+def all_start_options(p: Problem, classes: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Every (class, site, start slot) a class may start at (late starts included)."""
     if not classes:
         empty = np.zeros(0, dtype=int)
-        return empty, empty, empty, empty
+        return empty, empty, empty
     rep = np.array([cl[0] for cl in classes])
-    count = np.array([len(cl) for cl in classes], dtype=float)
-    assign = b.add_rows("class-assign", count, count, len(classes))
     cls_site = np.argwhere(p.allowed[rep])  # (class, site) pairs
     c_of, s_of = cls_site[:, 0], cls_site[:, 1]
     first = p.release_slot[rep[c_of]]
-    n_starts = np.maximum(0, T - p.dur_slots[rep[c_of]] - first + 1)
+    n_starts = np.maximum(0, p.n_slots - p.dur_slots[rep[c_of]] - first + 1)
     pair, start = _ragged(first, n_starts)
-    fx_class, fx_site = c_of[pair], s_of[pair]
+    return c_of[pair], s_of[pair], start
+
+
+def add_fixed_start_classes(b: _Builder, p: Problem, classes: list[np.ndarray],
+                            options: tuple[np.ndarray, ...], ldef0: int, gpu0: int
+                            ) -> np.ndarray:
+    """x[c,s,k]: how many jobs of class c start on site s at slot k (+ unplaced slack)."""
+    if not classes:
+        return np.zeros(0, dtype=int)
+    T = p.n_slots
+    rep = np.array([cl[0] for cl in classes])
+    count = np.array([len(cl) for cl in classes], dtype=float)
+    assign = b.add_rows("class-assign", count, count, len(classes))
+    unplaced_points = p.policy.lateness_penalty_per_h * T * p.slot_h
+    u = b.add_cols("class-unplaced", np.full(len(classes), unplaced_points), 0.0, count,
+                   integer=True)
+    b.add_entries(assign, u, 1.0)
+    fx_class, fx_site, start = options
     jrep = rep[fx_class]
     cost = p.lateness_points(start + p.dur_slots[jrep], jrep)
-    x = b.add_cols("class-start-count", cost, 0.0, count[fx_class], integer=True)
+    x = b.add_cols("class-start-count", cost, 0.0, np.inf, integer=True)  # ≤ count via assign
     b.add_entries(assign[fx_class], x, 1.0)
     col, slot = _ragged(start, p.dur_slots[jrep])
     site_slot = fx_site[col] * T + slot
     b.add_entries(ldef0 + site_slot, x[col], -p.it_kw[jrep[col]])
     b.add_entries(gpu0 + site_slot, x[col], p.gpus[jrep[col]])
-    unplaced_points = p.policy.lateness_penalty_per_h * T * p.slot_h
-    u = b.add_cols("class-unplaced", np.full(len(classes), unplaced_points), 0.0, count,
-                   integer=True)
-    b.add_entries(assign, u, 1.0)
-    return x, fx_class, fx_site, start
+    return x
 
 
 def add_checkpointable_jobs(b: _Builder, p: Problem, jobs: np.ndarray, ldef0: int, gpu0: int
@@ -222,18 +231,27 @@ def add_checkpointable_jobs(b: _Builder, p: Problem, jobs: np.ndarray, ldef0: in
     return z, jobs[z_pos], z_site, r, j_of, z_site[zi], slot
 
 
-def build_fast(p: Problem) -> FastModel:
-    """Assemble the MILP of `p` as a `FastModel` (flat sequence of add_<rule> steps)."""
+def build_fast(p: Problem, *, preemptive: bool = True,
+               options: tuple[np.ndarray, ...] | None = None) -> FastModel:
+    """Assemble the MILP of `p` as a `FastModel` (flat sequence of add_<rule> steps).
+
+    `preemptive=False` plans checkpointable jobs as single runs (grouped into classes like
+    the others); `options` restricts the (class, site, start) columns, as column generation
+    does. Defaults build the full model.
+    """
     b = _Builder()
     ldef0, gpu0 = (int(a[0]) for a in add_site_columns(b, p))
     everyone = np.arange(len(p.jobs))
-    classes = job_classes(p, everyone[~p.checkpointable])
-    fx_col, fx_class, fx_site, fx_start = add_fixed_start_classes(b, p, classes, ldef0, gpu0)
-    ck_jobs = everyone[p.checkpointable]
+    preempt = p.checkpointable & preemptive
+    classes = job_classes(p, everyone[~preempt])
+    if options is None:
+        options = all_start_options(p, classes)
+    fx_col = add_fixed_start_classes(b, p, classes, options, ldef0, gpu0)
+    ck_jobs = everyone[preempt]
     z, z_job, z_site, r, r_job, r_site, r_slot = add_checkpointable_jobs(b, p, ck_jobs, ldef0,
                                                                          gpu0)
-    return FastModel(b.matrix(), classes, fx_col, fx_class, fx_site, fx_start, ck_jobs, z,
-                     z_job, z_site, r, r_job, r_site, r_slot, dict(b.blocks))
+    return FastModel(b.matrix(), classes, fx_col, *options, ck_jobs, z, z_job, z_site, r,
+                     r_job, r_site, r_slot, dict(b.blocks))
 
 
 def decode(p: Problem, fm: FastModel, x: np.ndarray) -> Schedule:

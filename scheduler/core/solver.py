@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -83,8 +82,6 @@ def run_highs(model: MatrixModel, *, time_limit_s: float, relax: bool = False,
     h.setOptionValue("time_limit", max(0.05, float(time_limit_s)))
     h.setOptionValue("mip_rel_gap", mip_rel_gap)
     h.setOptionValue("threads", threads)
-    if relax:
-        h.setOptionValue("solver", os.environ.get("WATTBIT_LP_SOLVER", "choose"))
     h.passModel(lp)
     if start is not None and not relax:
         sol = highspy.HighsSolution()
@@ -138,3 +135,44 @@ def run_pyomo(model: object, *, time_limit_s: float, mip_rel_gap: float = 1e-4) 
     bound = float(bound) if bound is not None and np.isfinite(float(bound)) else -float("inf")
     return SolverResult(status, np.zeros(0) if has_x else None, objective, bound,
                         time.perf_counter() - t0)
+
+
+class LpSession:
+    """An LP kept in HiGHS between solves, so added columns re-solve from the last basis
+    (the restricted master of column generation)."""
+
+    def __init__(self, model: MatrixModel) -> None:
+        self.h = highspy.Highs()
+        self.h.setOptionValue("output_flag", False)
+        self.h.setOptionValue("threads", 1)
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = len(model.c), model.A.shape[0]
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = model.c, model.lb, model.ub
+        lp.row_lower_, lp.row_upper_ = model.row_lo, model.row_hi
+        A = model.A.tocsc()
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = (A.indptr, A.indices,
+                                                                          A.data)
+        self.h.passModel(lp)
+
+    def add_columns(self, cost: np.ndarray, lb: np.ndarray, ub: np.ndarray,
+                    A: sparse.csc_matrix) -> None:
+        """Append columns (A has one column per new variable, all rows)."""
+        A = A.tocsc()
+        self.h.addCols(len(cost), cost, lb, ub, A.nnz, A.indptr[:-1].astype(np.int32),
+                       A.indices.astype(np.int32), A.data)
+
+    def set_bounds(self, cols: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> None:
+        """Change the bounds of columns `cols` (the next solve starts from the last basis)."""
+        self.h.changeColsBounds(len(cols), cols.astype(np.int32), lb.astype(float),
+                                ub.astype(float))
+
+    def solve(self, time_limit_s: float) -> tuple[SolveStatus, float, np.ndarray, np.ndarray]:
+        """(status, objective, primal x, row duals y with reduced cost = c − Aᵀy)."""
+        # HiGHS' clock runs across the session's solves: the limit is on its total
+        self.h.setOptionValue("time_limit", self.h.getRunTime() + max(0.05, time_limit_s))
+        self.h.run()
+        status = _HIGHS_STATUS.get(self.h.getModelStatus(), SolveStatus.ERROR)
+        sol = self.h.getSolution()
+        return (status, float(self.h.getInfo().objective_function_value),
+                np.array(sol.col_value), np.array(sol.row_dual))

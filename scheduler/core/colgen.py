@@ -1,0 +1,255 @@
+"""Column generation for large instances: the LP bound without building every column.
+
+The restricted master holds the site columns, every class's unplaced slack and the start
+columns found so far (first those of the greedy plan). Each round prices every
+(class, site, start) against the row duals with cumulative sums and adds the most negative
+ones. The Lagrangian bound z_RMP + Σ_c n_c · min(0, min reduced cost_c) is a valid lower
+bound of the full problem at every round; checkpointable classes are priced by a relaxation
+(their d cheapest slots, no resume overhead), so the bound stays valid for preemptive plans
+although the columns added for them are single runs.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from scheduler.core.milp_fast import FastModel, _ragged, build_fast, job_classes
+from scheduler.core.problem import Problem
+from scheduler.core.schedule import Schedule
+from scheduler.core.solver import LpSession, SolveStatus
+
+CHUNK = 2048  # classes priced at once (bounds memory to CHUNK × S × T floats)
+
+
+def schedule_options(p: Problem, classes: list[np.ndarray], sched: Schedule
+                     ) -> set[tuple[int, int, int]]:
+    """The (class, site, start) columns a single-run schedule uses."""
+    job_class = np.full(len(p.jobs), -1)
+    for c, cl in enumerate(classes):
+        job_class[cl] = c
+    end = sched.end_slot()
+    placed = np.flatnonzero(sched.site >= 0)
+    return {(int(job_class[j]), int(sched.site[j]), int(end[j] - p.dur_slots[j]))
+            for j in placed if len(sched.segments(int(j))) == 1}
+
+
+class _Pricer:
+    """Reduced costs of all start columns for given duals (vectorised by class chunks)."""
+
+    def __init__(self, p: Problem, classes: list[np.ndarray]) -> None:
+        self.p = p
+        rep = np.array([cl[0] for cl in classes])
+        self.kw, self.g = p.it_kw[rep], p.gpus[rep].astype(float)
+        self.d, self.rel, self.ddl = p.dur_slots[rep], p.release_slot[rep], p.deadline_slot[rep]
+        self.allowed = p.allowed[rep]
+        self.ckpt = p.checkpointable[rep]
+        self.n = np.array([len(cl) for cl in classes], dtype=float)
+
+    def price(self, y_assign: np.ndarray, y_load: np.ndarray, y_gpu: np.ndarray, per_class: int,
+              seen: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """(min reduced cost per class for the bound, new negative columns (c, s, k)).
+
+        `seen` (C, S, T) marks columns already in the master; they are not proposed again.
+        """
+        p, T = self.p, self.p.n_slots
+        pen = p.policy.lateness_penalty_per_h * p.slot_h
+        best = np.zeros(len(self.n))
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        kk = np.arange(T)
+        for lo in range(0, len(self.n), CHUNK):
+            sl = slice(lo, min(lo + CHUNK, len(self.n)))
+            q = self.kw[sl, None, None] * y_load[None] - self.g[sl, None, None] * y_gpu[None]
+            cs = np.concatenate([np.zeros((*q.shape[:2], 1)), np.cumsum(q, axis=2)], axis=2)
+            d = self.d[sl, None, None]
+            end = kk[None, None, :] + d
+            window = np.take_along_axis(cs, np.minimum(end, T), axis=2) - cs[:, :, :T]
+            late = pen * np.maximum(0, end - self.ddl[sl, None, None])
+            rc = window + late - y_assign[sl, None, None]
+            ok = (end <= T) & (kk[None, None, :] >= self.rel[sl, None, None]) \
+                & self.allowed[sl, :, None]
+            rc = np.where(ok, rc, np.inf)
+            flat = rc.reshape(rc.shape[0], -1)
+            best[sl] = flat.min(axis=1)
+            # relaxation for checkpointable classes: the d cheapest slots anywhere in the window
+            ck = np.flatnonzero(self.ckpt[sl])
+            if ck.size:
+                qc = np.where((kk[None, None, :] >= self.rel[sl][ck, None, None])
+                              & self.allowed[sl][ck, :, None], q[ck], np.inf)
+                qs = np.cumsum(np.sort(qc, axis=2), axis=2)
+                cheapest = np.take_along_axis(qs, (self.d[sl][ck] - 1)[:, None, None]
+                                              .repeat(qs.shape[1], axis=1), axis=2)[:, :, 0]
+                floor_late = pen * np.maximum(0, self.rel[sl][ck] + self.d[sl][ck]
+                                              - self.ddl[sl][ck])
+                relaxed = cheapest.min(axis=1) + floor_late - y_assign[sl][ck]
+                best[lo + ck] = np.minimum(best[lo + ck], relaxed)
+            flat = np.where(seen[sl].reshape(flat.shape), np.inf, flat)
+            take = min(per_class, flat.shape[1])
+            idx = np.argpartition(flat, take - 1, axis=1)[:, :take]
+            vals = np.take_along_axis(flat, idx, axis=1)
+            c_loc, pos = np.nonzero(vals < -1e-7)
+            s, k = np.divmod(idx[c_loc, pos], T)
+            found.append((c_loc + lo, s, k))
+        cols = tuple(np.concatenate(a) for a in zip(*found, strict=True))
+        return best, cols
+
+
+class Master:
+    """The restricted master LP, kept in HiGHS, with the start columns generated so far."""
+
+    def __init__(self, p: Problem, incumbent: Schedule) -> None:
+        self.p = p
+        self.classes = job_classes(p, np.arange(len(p.jobs)))
+        known = schedule_options(p, self.classes, incumbent)
+        self.opts: tuple[np.ndarray, ...] = (
+            tuple(np.array(a, dtype=int) for a in zip(*sorted(known), strict=True)) if known
+            else (np.zeros(0, int),) * 3)
+        fm = build_fast(p, preemptive=False, options=self.opts)
+        self.session = LpSession(fm.matrix)
+        self.blocks = fm.blocks
+        self.first_start_col = fm.blocks["class-start-count"][0]  # new columns go last
+        S, T = p.pue.shape
+        self.seen = np.zeros((len(self.classes), S, T), dtype=bool)
+        self.seen[self.opts] = True
+        self.pricer = _Pricer(p, self.classes)
+        self.lb = np.zeros(len(self.opts[0]))
+        self.ub = np.full(len(self.opts[0]), np.inf)
+        self.x: np.ndarray | None = None
+        self.y: np.ndarray | None = None
+        self.lp_objective = np.inf
+        self.bound = -np.inf
+        """Best Lagrangian lower bound of the full LP (valid while no dive bounds are set)."""
+
+    @property
+    def start_cols(self) -> np.ndarray:
+        """Column index of every start option in the master's LP."""
+        return self.first_start_col + np.arange(len(self.opts[0]))
+
+    def model(self) -> FastModel:
+        """The master as a `FastModel` (same column order as the LP in HiGHS)."""
+        return build_fast(self.p, preemptive=False, options=self.opts)
+
+    def solve(self, time_limit_s: float) -> SolveStatus:
+        """Re-solve the LP; on optimality keep its primal `x` and duals `y`."""
+        status, objective, x, y = self.session.solve(time_limit_s)
+        if status is SolveStatus.OPTIMAL:
+            self.lp_objective, self.x, self.y = objective, x, y
+        return status
+
+    def set_bounds(self, lb: np.ndarray, ub: np.ndarray) -> None:
+        """Bounds on the start counts (the dive's fixings)."""
+        self.lb, self.ub = lb, ub
+        self.session.set_bounds(self.start_cols, lb, ub)
+
+    def price(self, per_class: int, tol: float | None) -> int:
+        """Add the most negative start columns for the last duals; return how many.
+
+        With `tol`, also update `bound` and add nothing once the LP is within `tol` of it.
+        """
+        assert self.y is not None
+        S, T = self.p.pue.shape
+        (a0, nc), (l0, nst), (g0, _) = (self.blocks["class-assign"],
+                                        self.blocks["site-load-def"],
+                                        self.blocks["site-gpu-upper"])
+        y = self.y
+        best, new = self.pricer.price(y[a0:a0 + nc], y[l0:l0 + nst].reshape(S, T),
+                                      y[g0:g0 + nst].reshape(S, T), per_class, self.seen)
+        if tol is not None:
+            lagrangian = self.lp_objective + float((self.pricer.n * np.minimum(0.0, best)).sum())
+            self.bound = max(self.bound, lagrangian)
+            if self.lp_objective - self.bound <= tol * max(1.0, abs(self.lp_objective)):
+                return 0
+        if new[0].size == 0:
+            return 0
+        self.seen[new] = True
+        part = build_fast(self.p, preemptive=False, options=new).matrix
+        cols = slice(self.first_start_col, self.first_start_col + new[0].size)
+        self.session.add_columns(part.c[cols], part.lb[cols], part.ub[cols], part.A[:, cols])
+        self.opts = tuple(np.concatenate([a, b]) for a, b in zip(self.opts, new, strict=True))
+        self.lb = np.concatenate([self.lb, np.zeros(new[0].size)])
+        self.ub = np.concatenate([self.ub, np.full(new[0].size, np.inf)])
+        if self.x is not None:  # the new columns are 0 in the last solution
+            self.x = np.concatenate([self.x, np.zeros(new[0].size)])
+        return int(new[0].size)
+
+
+def column_generation(p: Problem, incumbent: Schedule, time_limit_s: float,
+                      per_class: int = 2, max_rounds: int = 200, tol: float = 1e-4
+                      ) -> Master:
+    """Grow the restricted master from the incumbent's columns until no column prices out
+    (or the budget ends); `bound` is then the LP bound of the full model."""
+    t0 = time.perf_counter()
+    master = Master(p, incumbent)
+    for _ in range(max_rounds):
+        left = time_limit_s - (time.perf_counter() - t0)
+        if left <= 0 or master.solve(left) is not SolveStatus.OPTIMAL:
+            break
+        if master.price(per_class, tol) == 0:
+            break
+    return master
+
+
+def _fitting(master: Master, lb: np.ndarray, pick: np.ndarray) -> np.ndarray:
+    """The columns of `pick` (in order) that fit, one job each, under the GPU and power caps
+    beside the jobs already fixed by `lb` — so rounding them up keeps the LP feasible."""
+    p, pr = master.p, master.pricer
+    c, s, k = master.opts
+    on = np.flatnonzero(lb > 0)
+    col, slot = _ragged(k[on], pr.d[c[on]])
+    gpus, it_kw = np.zeros(p.pue.shape), np.zeros(p.pue.shape)
+    np.add.at(gpus, (s[on][col], slot), (lb[on] * pr.g[c[on]])[col])
+    np.add.at(it_kw, (s[on][col], slot), (lb[on] * pr.kw[c[on]])[col])
+    fits = []
+    for i in pick:
+        si, run = s[i], slice(k[i], k[i] + pr.d[c[i]])
+        if (gpus[si, run] + pr.g[c[i]] <= p.gpu_cap[si] + 1e-9).all() and (
+                it_kw[si, run] + pr.kw[c[i]] <= p.it_cap_kw[si, run] + 1e-9).all():
+            gpus[si, run] += pr.g[c[i]]
+            it_kw[si, run] += pr.kw[c[i]]
+            fits.append(i)
+    return np.array(fits, dtype=int)
+
+
+def dive(master: Master, time_limit_s: float, share: float = 0.1) -> np.ndarray | None:
+    """Round the master's LP solution to an integral one by diving (price-and-dive).
+
+    Each step keeps the integral parts of the start counts as lower bounds and rounds up,
+    largest fractional part first and at most one column per class, every column whose job
+    still fits under the caps beside the fixed ones; when none fits, the open columns are
+    rounded down. After each step new columns are priced in, so a job pushed out of its
+    column finds another start. The unplaced slack keeps every class feasible, so the dive
+    ends with an integral solution, or None when the budget runs out.
+    """
+    t0 = time.perf_counter()
+
+    def left() -> float:
+        return time_limit_s - (time.perf_counter() - t0)
+
+    count = np.array([len(cl) for cl in master.classes], dtype=float)
+    while master.x is not None and left() > 0:
+        cls = master.opts[0]
+        value = master.x[master.start_cols]
+        floor = np.floor(value + 1e-6)
+        frac = value - floor
+        open_ = np.flatnonzero(frac > 1e-6)
+        if open_.size == 0:
+            return master.x
+        lb, ub = np.maximum(master.lb, floor), master.ub.copy()
+        order = open_[np.argsort(-frac[open_], kind="stable")]
+        _, first = np.unique(cls[order], return_index=True)  # one column per class
+        pick = order[np.sort(first)]
+        fixed = np.bincount(cls, weights=lb, minlength=len(count))
+        pick = pick[count[cls[pick]] - fixed[cls[pick]] >= 1]
+        pick = pick[np.argsort(-frac[pick], kind="stable")]
+        pick = _fitting(master, lb, pick)[:max(1, int(share * open_.size))]
+        if pick.size:
+            lb[pick] += 1
+        else:
+            ub[open_] = floor[open_]
+        master.set_bounds(lb, ub)
+        if master.solve(left()) is not SolveStatus.OPTIMAL:
+            return None
+        if master.price(1, tol=None) and master.solve(left()) is not SolveStatus.OPTIMAL:
+            return None
+    return None
