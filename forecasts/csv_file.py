@@ -65,11 +65,12 @@ def read_forecast_csv(path: str | Path) -> dict[str, Forecast]:
         df[col] = vals
     out: dict[str, Forecast] = {}
     for region, part in df.groupby("region", sort=True):
-        out[str(region)] = _region_forecast(src, str(region), part, numeric)
+        out[str(region)] = region_forecast(src, str(region), part, numeric)
     return out
 
 
-def _region_forecast(src: str, region: str, part: pd.DataFrame, numeric: list[str]) -> Forecast:
+def region_forecast(src: str, region: str, part: pd.DataFrame, numeric: list[str]) -> Forecast:
+    """One region's rows (columns of forecast.csv, `time` parsed) → a checked `Forecast`."""
     if not region:
         raise InputError(src, "region", region, "empty region name")
     part = part.sort_values("time")

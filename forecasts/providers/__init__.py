@@ -11,6 +11,7 @@ are imported on first use, so a provider's dependencies load only when it is ask
 | `carbon-aware-sdk` | carbon_aware_sdk | SDK location, e.g. `eastus` | `base_url` |
 | `file` | file | region column of the file | `path` |
 | `jp-tso` | jp_tso | area, e.g. `chugoku` | — |
+| `synthetic` | synthetic | area, e.g. `kyushu` | — (`seed`, `slot_minutes`, `days`) |
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ PROVIDERS: Mapping[str, tuple[str, str, str]] = MappingProxyType({
     "carbon-aware-sdk": ("carbon_aware_sdk", "CarbonAwareSdkProvider", "CarbonAwareSdkConfig"),
     "file": ("file", "FileProvider", "FileConfig"),
     "jp-tso": ("jp_tso", "JpTsoProvider", "JpTsoConfig"),
+    "synthetic": ("synthetic", "SyntheticProvider", "SyntheticConfig"),
 })
 
 

@@ -25,9 +25,9 @@ from forecasts.csv_file import (
     OPTIONAL,
     QUANTILE,
     REQUIRED,
-    _region_forecast,
     parse_times,
     read_forecast_csv,
+    region_forecast,
 )
 from forecasts.forecast import Forecast
 from forecasts.providers._common import check_window, clip
@@ -104,7 +104,7 @@ def read_forecast_parquet(path: str | Path) -> dict[str, Forecast]:
             i = int(np.flatnonzero((vals < 0).to_numpy())[0])
             raise InputError(f"{src} row {i}", col, _plain(df[col].iloc[i]), "must be ≥ 0")
         df[col] = vals
-    return {str(region): _region_forecast(src, str(region), part, numeric)
+    return {str(region): region_forecast(src, str(region), part, numeric)
             for region, part in df.groupby("region", sort=True)}
 
 

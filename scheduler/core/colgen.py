@@ -6,7 +6,8 @@ columns found so far (first those of the greedy plan). Each round prices every
 ones. The Lagrangian bound z_RMP + Σ_c n_c · min(0, min reduced cost_c) is a valid lower
 bound of the full problem at every round; checkpointable classes are priced by a relaxation
 (their d cheapest slots, no resume overhead), so the bound stays valid for preemptive plans
-although the columns added for them are single runs.
+although the columns added for them are single runs. `dive` then rounds the master's LP
+solution to an integral plan, pricing new columns as jobs are pushed out of theirs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 
 import numpy as np
 
-from scheduler.core.milp_fast import FastModel, _ragged, build_fast, job_classes
+from scheduler.core.milp_fast import FastModel, build_fast, job_classes, ragged
 from scheduler.core.problem import Problem
 from scheduler.core.schedule import Schedule
 from scheduler.core.solver import LpSession, SolveStatus
@@ -196,7 +197,7 @@ def _fitting(master: Master, lb: np.ndarray, pick: np.ndarray) -> np.ndarray:
     p, pr = master.p, master.pricer
     c, s, k = master.opts
     on = np.flatnonzero(lb > 0)
-    col, slot = _ragged(k[on], pr.d[c[on]])
+    col, slot = ragged(k[on], pr.d[c[on]])
     gpus, it_kw = np.zeros(p.pue.shape), np.zeros(p.pue.shape)
     np.add.at(gpus, (s[on][col], slot), (lb[on] * pr.g[c[on]])[col])
     np.add.at(it_kw, (s[on][col], slot), (lb[on] * pr.kw[c[on]])[col])

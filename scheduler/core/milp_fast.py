@@ -112,7 +112,7 @@ def job_classes(p: Problem, jobs: np.ndarray) -> list[np.ndarray]:
     return np.split(jobs[order], splits)
 
 
-def _ragged(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def ragged(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For runs [start, start+length): (owner index, position) of every element."""
     owner = np.repeat(np.arange(len(starts)), lengths)
     offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
@@ -145,7 +145,7 @@ def all_start_options(p: Problem, classes: list[np.ndarray]) -> tuple[np.ndarray
     c_of, s_of = cls_site[:, 0], cls_site[:, 1]
     first = p.release_slot[rep[c_of]]
     n_starts = np.maximum(0, p.n_slots - p.dur_slots[rep[c_of]] - first + 1)
-    pair, start = _ragged(first, n_starts)
+    pair, start = ragged(first, n_starts)
     return c_of[pair], s_of[pair], start
 
 
@@ -168,7 +168,7 @@ def add_fixed_start_classes(b: _Builder, p: Problem, classes: list[np.ndarray],
     cost = p.lateness_points(start + p.dur_slots[jrep], jrep)
     x = b.add_cols("class-start-count", cost, 0.0, np.inf, integer=True)  # ≤ count via assign
     b.add_entries(assign[fx_class], x, 1.0)
-    col, slot = _ragged(start, p.dur_slots[jrep])
+    col, slot = ragged(start, p.dur_slots[jrep])
     site_slot = fx_site[col] * T + slot
     b.add_entries(ldef0 + site_slot, x[col], -p.it_kw[jrep[col]])
     b.add_entries(gpu0 + site_slot, x[col], p.gpus[jrep[col]])
@@ -191,7 +191,7 @@ def add_checkpointable_jobs(b: _Builder, p: Problem, jobs: np.ndarray, ldef0: in
     z = b.add_cols("job-site", np.zeros(len(js)), 0.0, 1.0, integer=True)
     b.add_entries(assign[z_pos], z, 1.0)
     first = p.release_slot[jobs[z_pos]]
-    zi, slot = _ragged(first, T - first)
+    zi, slot = ragged(first, T - first)
     j_of = jobs[z_pos[zi]]
     r = b.add_cols("job-run", np.zeros(len(zi)), 0.0, 1.0, integer=True)
     b.add_entries(ldef0 + z_site[zi] * T + slot, r, -p.it_kw[j_of])

@@ -3,8 +3,8 @@
 `milp`: the greedy plan is the first incumbent; the LP relaxation gives a bound and an
 LP-rounded plan (floor the class counts, repair the rest greedily); if that is not within
 `mip_gap` of the bound, the MILP is solved warm-started from the best plan until the budget
-ends. Instances whose full model would be too large for that (about 150+ jobs on 8 sites ×
-96 slots) get the LP bound by column generation and a plan by price-and-dive instead
+ends. Instances whose full model would be too large for that (above about 40 jobs on 8 sites
+× 96 slots) get the LP bound by column generation and a plan by price-and-dive instead
 (`colgen`). The best plan found is returned with the best bound, so the gap is honest.
 """
 
@@ -101,7 +101,7 @@ def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.
     return _solve_fast(p, incumbent, time_limit_s, mip_gap, t0)
 
 
-FULL_MODEL_MAX_NNZ = 2_000_000
+FULL_MODEL_MAX_NNZ = 500_000
 """Above this estimated matrix size the LP bound comes from column generation."""
 DECODE_RESERVE_S = 2.0
 """Time kept back after the dive to decode, repair and evaluate the plans (10,000 jobs)."""
