@@ -114,10 +114,9 @@ def run_pyomo(model: object, *, time_limit_s: float, mip_rel_gap: float = 1e-4) 
 
     t0 = time.perf_counter()
     opt = pyo.SolverFactory("appsi_highs")
-    opt.config.time_limit = max(0.05, float(time_limit_s))
-    opt.config.load_solution = False
-    opt.highs_options = {"mip_rel_gap": mip_rel_gap, "threads": 1, "output_flag": False}
-    res = opt.solve(model)
+    # the legacy solve() resets config.time_limit/load_solution from its own arguments
+    res = opt.solve(model, timelimit=max(0.05, float(time_limit_s)), load_solutions=False,
+                    options={"mip_rel_gap": mip_rel_gap, "threads": 1, "output_flag": False})
     tc = res.solver.termination_condition
     has_x = res.solver.status != pyo.SolverStatus.aborted and len(res.solution) > 0
     try:
