@@ -13,7 +13,7 @@ from scheduler.core.problem import Problem
 from scheduler.core.schedule import Schedule
 
 
-class _Loads:
+class SiteLoads:
     """Running site loads with the marginal objective of adding a job."""
 
     def __init__(self, problem: Problem) -> None:
@@ -48,9 +48,10 @@ class _Loads:
         window_points = window_points + p.lateness_points(np.arange(K) + d, j)[None, :]
         return window_points, ok
 
-    def add(self, j: int, s: int, slots: np.ndarray | slice) -> None:
-        self.it_kw[s, slots] += self.p.it_kw[j]
-        self.gpus[s, slots] += self.p.gpus[j]
+    def add(self, j: int, s: int, slots: np.ndarray | slice, sign: float = 1.0) -> None:
+        """Add job j's load on site s in `slots` (sign −1 takes it away)."""
+        self.it_kw[s, slots] += sign * self.p.it_kw[j]
+        self.gpus[s, slots] += sign * self.p.gpus[j]
 
 
 def greedy(problem: Problem, start: Schedule | None = None) -> Schedule:
@@ -61,7 +62,7 @@ def greedy(problem: Problem, start: Schedule | None = None) -> Schedule:
     """
     sched = Schedule.empty(problem) if start is None else Schedule(start.site.copy(),
                                                                      start.run.copy())
-    loads = _Loads(problem)
+    loads = SiteLoads(problem)
     for j in np.flatnonzero(sched.site >= 0):
         loads.add(int(j), int(sched.site[j]), sched.run[j])
     order = np.lexsort((problem.release_slot, problem.deadline_slot))
@@ -81,7 +82,7 @@ def greedy(problem: Problem, start: Schedule | None = None) -> Schedule:
 def asap(problem: Problem) -> Schedule:
     """Carbon-agnostic baseline: each job, in release order, at its home site, earliest start."""
     sched = Schedule.empty(problem)
-    loads = _Loads(problem)
+    loads = SiteLoads(problem)
     for j in np.lexsort((problem.deadline_slot, problem.release_slot)):
         _, ok = loads.options(int(j))
         s = int(problem.home[j])

@@ -2,8 +2,10 @@
 
 Same model as `milp_pyomo` (the readable reference), with one structural difference that
 keeps it exact: identical non-checkpointable jobs (same duration, window, GPUs, kW and
-allowed sites) form a *class* whose start variables are integer counts, so 10,000 jobs
-become a few hundred classes. Checkpointable jobs are modelled one by one.
+allowed sites) form a *class* whose start variables are integer counts (a batch of 500
+identical sweeps is one class; jobs with individual windows stay classes of one).
+Checkpointable jobs are modelled one by one (or as classes of single runs when
+`preemptive=False`, as column generation uses).
 
 Columns: fixed-start counts x[c,s,k] · site IT kW L[s,t] · zero-carbon kWh Z[s,t] ·
 unplaced slack u[c] · checkpointable: site z[j,s], run r[j,s,t], resume y[j,s,t], lateness h[j].

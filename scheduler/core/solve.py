@@ -5,7 +5,8 @@ LP-rounded plan (floor the class counts, repair the rest greedily); if that is n
 `mip_gap` of the bound, the MILP is solved warm-started from the best plan until the budget
 ends. Instances whose full model would be too large for that (above about 40 jobs on 8 sites
 × 96 slots) get the LP bound by column generation and a plan by price-and-dive instead
-(`colgen`). The best plan found is returned with the best bound, so the gap is honest.
+(`colgen`). Every plan found also gets a late-job repair (`repair`). The best plan found
+is returned with the best bound, so the gap is honest.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from enum import StrEnum
 
 import numpy as np
 
-from scheduler.core.colgen import column_generation, dive
+from scheduler.core.colgen import column_generation, dive, schedule_options
 from scheduler.core.greedy import asap, greedy
 from scheduler.core.milp_fast import FastModel, build_fast, decode, schedule_vector
 from scheduler.core.problem import Problem
+from scheduler.core.repair import repair_late
 from scheduler.core.schedule import Evaluation, Schedule, evaluate, violations
 from scheduler.core.solver import SolveStatus, run_highs
 
@@ -103,7 +105,13 @@ def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.
 
 FULL_MODEL_MAX_NNZ = 500_000
 """Above this estimated matrix size the LP bound comes from column generation."""
-DECODE_RESERVE_S = 2.0
+REPAIR_TIME_S = 2.0
+"""Budget of one late-job repair (0.2 s measured for 10,000 jobs with 47 late)."""
+DECODE_RESERVE_S = 3.0
+RESTRICTED_MIP_MIN_S = 5.0
+RESTRICTED_MIP_MAX_COLUMNS = 30_000
+"""The MILP over the generated columns runs with at least this many seconds left and
+at most this many start columns (the master of 1,000 jobs has about 20,000)."""
 """Time kept back after the dive to decode, repair and evaluate the plans (10,000 jobs)."""
 
 
@@ -123,7 +131,7 @@ def _mip_stage(p: Problem, fm: FastModel, candidates: list[tuple[str, Schedule]]
     mip = run_highs(fm.matrix, time_limit_s=left, mip_rel_gap=mip_gap,
                     start=schedule_vector(p, fm, best))
     if mip.x is not None:
-        candidates.append((name, greedy(p, decode(p, fm, mip.x))))
+        candidates.extend(_with_repair(p, name, greedy(p, decode(p, fm, mip.x))))
     return mip.status, mip.bound
 
 
@@ -132,10 +140,10 @@ def _solve_fast(p: Problem, incumbent: Schedule, time_limit_s: float, mip_gap: f
     def left() -> float:
         return time_limit_s - (time.perf_counter() - t0)
 
-    candidates: list[tuple[str, Schedule]] = [("milp:greedy", incumbent)]
+    candidates = _with_repair(p, "milp:greedy", incumbent)
     status = SolveStatus.FEASIBLE
     if full_model_nnz(p) > FULL_MODEL_MAX_NNZ:
-        bound, build_s = _solve_by_columns(p, candidates, left)
+        bound, build_s = _solve_by_columns(p, candidates, left, mip_gap)
     else:
         tb = time.perf_counter()
         fm = build_fast(p)
@@ -143,7 +151,8 @@ def _solve_fast(p: Problem, incumbent: Schedule, time_limit_s: float, mip_gap: f
         lp = run_highs(fm.matrix, time_limit_s=max(0.1, 0.5 * left()), relax=True)
         bound = lp.objective if lp.status is SolveStatus.OPTIMAL else -np.inf
         if lp.x is not None:
-            candidates.append(("milp:lp-rounding", greedy(p, decode(p, fm, lp.x))))
+            candidates.extend(_with_repair(p, "milp:lp-rounding",
+                                           greedy(p, decode(p, fm, lp.x))))
         if _gap(p, candidates, bound) > mip_gap and left() > 0.2:
             mip_status, mip_bound = _mip_stage(p, fm, candidates, left(), mip_gap, "milp")
             bound = max(bound, mip_bound)
@@ -156,22 +165,40 @@ def _solve_fast(p: Problem, incumbent: Schedule, time_limit_s: float, mip_gap: f
     return Outcome(best, ev, name, status, bound, build_s, time.perf_counter() - t0 - build_s)
 
 
+def _with_repair(p: Problem, name: str, sched: Schedule) -> list[tuple[str, Schedule]]:
+    """The plan, and its late-job repair when that is better (`name+repair`)."""
+    fixed = repair_late(p, sched, REPAIR_TIME_S)
+    return [(name, sched)] if fixed is sched else [(name, sched), (f"{name}+repair", fixed)]
+
+
 def _gap(p: Problem, candidates: list[tuple[str, Schedule]], bound: float) -> float:
     _, _, ev = _best(p, candidates)
     return relative_gap(ev.objective, bound)
 
 
 def _solve_by_columns(p: Problem, candidates: list[tuple[str, Schedule]],
-                      left: Callable[[], float]) -> tuple[float, float]:
-    """Large instances: column generation for the LP bound, then a price-and-dive for a plan
-    (a MILP over the generated columns measured no better and overran its time limit in
-    HiGHS' presolve at 10,000 jobs). Returns the bound and the column generation's seconds."""
+                      left: Callable[[], float], mip_gap: float) -> tuple[float, float]:
+    """Large instances: column generation for the LP bound, a price-and-dive for a plan, and
+    with time left the MILP over the generated columns (only while the master is small:
+    HiGHS' presolve overran the time limit by 15 s on the master of 10,000 jobs).
+    Returns the bound and the column generation's seconds."""
     tb = time.perf_counter()
-    master = column_generation(p, candidates[0][1], time_limit_s=0.55 * left())
+    master = column_generation(p, candidates[-1][1], time_limit_s=0.55 * left())
     build_s = time.perf_counter() - tb
-    if master.x is not None:
-        candidates.append(("milp:lp-rounding", greedy(p, decode(p, master.model(), master.x))))
-        x = dive(master, time_limit_s=left() - DECODE_RESERVE_S)
-        if x is not None:
-            candidates.append(("milp:colgen-dive", greedy(p, decode(p, master.model(), x))))
+    if master.x is None:
+        return master.bound, build_s
+    candidates.extend(_with_repair(p, "milp:lp-rounding",
+                                   greedy(p, decode(p, master.model(), master.x))))
+    x = dive(master, time_limit_s=left() - DECODE_RESERVE_S)
+    if x is not None:
+        candidates.extend(_with_repair(p, "milp:colgen-dive",
+                                       greedy(p, decode(p, master.model(), x))))
+    if (_gap(p, candidates, master.bound) > mip_gap and left() > RESTRICTED_MIP_MIN_S
+            and len(master.opts[0]) <= RESTRICTED_MIP_MAX_COLUMNS):
+        opts = set(zip(*(a.tolist() for a in master.opts), strict=True))
+        for _, sched in candidates:
+            opts |= schedule_options(p, master.classes, sched)
+        arrays = tuple(np.array(a, dtype=int) for a in zip(*sorted(opts), strict=True))
+        fm = build_fast(p, preemptive=False, options=arrays)
+        _mip_stage(p, fm, candidates, left() - DECODE_RESERVE_S, mip_gap, "milp:colgen")
     return master.bound, build_s
