@@ -105,6 +105,8 @@ def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.
 
 FULL_MODEL_MAX_NNZ = 500_000
 """Above this estimated matrix size the LP bound comes from column generation."""
+COLGEN_SHARE = 0.55
+"""Share of the budget column generation may use (it stops earlier once converged)."""
 REPAIR_TIME_S = 2.0
 """Budget of one late-job repair (0.2 s measured for 10,000 jobs with 47 late)."""
 DECODE_RESERVE_S = 3.0
@@ -183,7 +185,7 @@ def _solve_by_columns(p: Problem, candidates: list[tuple[str, Schedule]],
     HiGHS' presolve overran the time limit by 15 s on the master of 10,000 jobs).
     Returns the bound and the column generation's seconds."""
     tb = time.perf_counter()
-    master = column_generation(p, candidates[-1][1], time_limit_s=0.55 * left())
+    master = column_generation(p, candidates[-1][1], time_limit_s=COLGEN_SHARE * left())
     build_s = time.perf_counter() - tb
     if master.x is None:
         return master.bound, build_s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -118,12 +119,16 @@ def run_pyomo(model: object, *, time_limit_s: float, mip_rel_gap: float = 1e-4) 
     res = opt.solve(model, timelimit=max(0.05, float(time_limit_s)), load_solutions=False,
                     options={"mip_rel_gap": mip_rel_gap, "threads": 1, "output_flag": False})
     tc = res.solver.termination_condition
-    has_x = res.solver.status != pyo.SolverStatus.aborted and len(res.solution) > 0
+    core_log = logging.getLogger("pyomo.core")
+    level = core_log.level
+    core_log.setLevel(logging.ERROR)  # a timed-out solve reads "aborted, but has a solution"
     try:
         model.solutions.load_from(res)  # type: ignore[attr-defined]
         has_x = True
     except (ValueError, RuntimeError, AttributeError):
         has_x = False
+    finally:
+        core_log.setLevel(level)
     status = {TC.optimal: SolveStatus.OPTIMAL, TC.maxTimeLimit: SolveStatus.FEASIBLE,
               TC.infeasible: SolveStatus.INFEASIBLE}.get(tc, SolveStatus.ERROR)
     if status is SolveStatus.FEASIBLE and not has_x:
