@@ -41,7 +41,7 @@ def _try_job(loads: SiteLoads, p: Problem, sched: Schedule, j: int) -> bool:
             over_g = loads.gpus[s, win] + g - p.gpu_cap[s]
             over_kw = loads.it_kw[s, win] + kw - p.it_cap_kw[s, win]
             if (over_g <= 0).all() and (over_kw <= 1e-9).all():
-                continue  # not blocked: greedy would have taken it unless it was not better
+                continue  # fits as it is (the caller found no such start, so a guard only)
             runs = sched.run[here, win]
             frees = ((p.gpus[here, None] * runs >= over_g[None, :]).all(axis=1)
                      & (p.it_kw[here, None] * runs >= over_kw[None, :] - 1e-9).all(axis=1))

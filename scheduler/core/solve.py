@@ -110,11 +110,11 @@ COLGEN_SHARE = 0.55
 REPAIR_TIME_S = 2.0
 """Budget of one late-job repair (0.2 s measured for 10,000 jobs with 47 late)."""
 DECODE_RESERVE_S = 3.0
+"""Time kept back after the dive to decode, repair and evaluate the plans (10,000 jobs)."""
 RESTRICTED_MIP_MIN_S = 5.0
 RESTRICTED_MIP_MAX_COLUMNS = 30_000
 """The MILP over the generated columns runs with at least this many seconds left and
 at most this many start columns (the master of 1,000 jobs has about 20,000)."""
-"""Time kept back after the dive to decode, repair and evaluate the plans (10,000 jobs)."""
 
 
 def full_model_nnz(p: Problem) -> int:
