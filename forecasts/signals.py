@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from forecasts.carbon_mix import MIN_THERMAL_SHARE, average_intensity, marginal_intensity
-from forecasts.csv_file import parse_times
+from forecasts.csv_file import parse_times, read_string_csv
 from forecasts.emission_factors import EmissionFactors, default_factors
 from forecasts.forecast import Forecast, slot_seconds
 from forecasts.jepx import SLOT_MINUTES as PRICE_SLOT_MINUTES
@@ -67,12 +67,7 @@ def signals_from_tidy(tidy: pd.DataFrame, area: str, prices: pd.DataFrame | None
 def read_tidy_csv(path: str | Path) -> pd.DataFrame:
     """Read a tidy CSV written by `wattbit forecast import` (times → tz-aware, MW → float)."""
     src = str(path)
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise InputError(src, "path", src, "file not found") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(src, "content", "", f"not a readable CSV ({exc})") from None
+    df = read_string_csv(path)
     missing = [c for c in TIDY_COLUMNS if c not in df.columns]
     if missing:
         raise InputError(src, "columns", list(df.columns)[:6], f"missing {', '.join(missing)}")

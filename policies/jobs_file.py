@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasts.csv_file import parse_times
+from forecasts.csv_file import parse_times, read_string_csv
 from policies.errors import InputError
 from policies.job import Job, Latency
 
@@ -35,13 +35,7 @@ def _numbers(src: str, df: pd.DataFrame, col: str, *, integer: bool) -> np.ndarr
 def read_jobs_csv(path: str | Path) -> list[Job]:
     """Read jobs.csv into `Job`s; every bad cell is reported with its row and column."""
     src = str(path)
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except FileNotFoundError:
-        raise InputError(src, "path", src, "file not found") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(src, "content", "", f"not a readable CSV ({exc})") from None
-    df.columns = [c.strip() for c in df.columns]
+    df = read_string_csv(path)
     missing = [c for c in COLUMNS if c not in df.columns and c not in OPTIONAL]
     if missing:
         raise InputError(src, "columns", list(df.columns), f"missing {', '.join(missing)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import socket
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -98,6 +99,11 @@ def test_a_read_slower_than_the_timeout_raises_provider_timeout(httpserver: HTTP
             client.get_bytes(httpserver.url_for("/slow"))
     finally:
         release.set()
+        # let the server finish (and log) the abandoned request before the next test
+        # clears the shared server, so it cannot leak into that test's request log
+        deadline = time.monotonic() + 2.0
+        while not httpserver.log and time.monotonic() < deadline:
+            time.sleep(0.01)
     assert err.value.reason == "timeout"
     assert "/slow" in str(err.value)
 

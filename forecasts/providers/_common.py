@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from forecasts.csv_file import parse_iso_utc
 from forecasts.forecast import ALLOWED_SLOT_MINUTES, Forecast
 from forecasts.http import ProviderDataError
 from policies.errors import InputError
@@ -73,13 +74,8 @@ def records(provider: str, items: Any, path: str, time_key: str, value_key: str,
 
 def utc_times(provider: str, values: Sequence[Any], field: str, url: str = "") -> pd.DatetimeIndex:
     """ISO 8601 strings with a UTC offset (`Z`, `+00:00`, `-04:00`) → tz-aware UTC index."""
-    text = pd.Series(values, dtype=object).astype("string").str.strip()
-    parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
-    has_offset = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=False)
-    bad = parsed.isna() | ~has_offset
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        why = "not an ISO 8601 time" if pd.isna(parsed.iloc[i]) else "has no UTC offset"
+    parsed, i, why = parse_iso_utc(pd.Series(values, dtype=object))
+    if i is not None:
         raise ProviderDataError(provider, field.replace("[]", f"[{i}]"),
                                 f"{why}: {values[i]!r}", url)
     return pd.DatetimeIndex(parsed)

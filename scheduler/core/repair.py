@@ -65,11 +65,13 @@ def _try_job(loads: SiteLoads, p: Problem, sched: Schedule, j: int) -> bool:
 def repair_late(p: Problem, sched: Schedule, time_limit_s: float) -> Schedule:
     """`sched` with late and unplaced jobs moved on time where one move makes room."""
     t0 = time.perf_counter()
+    late = np.flatnonzero((sched.site < 0) | (sched.end_slot() > p.deadline_slot))
+    if late.size == 0:
+        return sched
     out = Schedule(sched.site.copy(), sched.run.copy())
     loads = SiteLoads(p)
     for j in np.flatnonzero(out.site >= 0):
         loads.add(int(j), int(out.site[j]), out.run[j])
-    late = np.flatnonzero((out.site < 0) | (out.end_slot() > p.deadline_slot))
     for j in late[np.argsort(p.deadline_slot[late], kind="stable")]:
         if time.perf_counter() - t0 > time_limit_s:
             break
@@ -87,4 +89,6 @@ def repair_late(p: Problem, sched: Schedule, time_limit_s: float) -> Schedule:
         elif not _try_job(loads, p, out, int(j)) and was_site >= 0:
             loads.add(int(j), was_site, was_run)
             out.site[j], out.run[j] = was_site, was_run
+    if np.array_equal(out.run, sched.run) and np.array_equal(out.site, sched.site):
+        return sched
     return out if evaluate(p, out).objective < evaluate(p, sched).objective else sched

@@ -77,11 +77,30 @@ def relative_gap(objective: float, bound: float) -> float:
     return diff / max(abs(objective), 1e-9)
 
 
-def _best(p: Problem, candidates: list[tuple[str, Schedule]]) -> tuple[str, Schedule, Evaluation]:
-    scored = [(evaluate(p, sched), name, sched) for name, sched in candidates
-              if not violations(p, sched)]
-    ev, name, sched = min(scored, key=lambda item: item[0].objective)
-    return name, sched, ev
+class _Plans:
+    """The valid plans found so far, each checked and evaluated once, with their repairs."""
+
+    def __init__(self, p: Problem) -> None:
+        self.p = p
+        self.found: list[tuple[str, Schedule, Evaluation]] = []
+
+    def add(self, name: str, sched: Schedule) -> None:
+        """Keep `sched` (if valid) and, when it improves on it, its late-job repair."""
+        self._keep(name, sched)
+        fixed = repair_late(self.p, sched, REPAIR_TIME_S)
+        if fixed is not sched:
+            self._keep(f"{name}+repair", fixed)
+
+    def _keep(self, name: str, sched: Schedule) -> None:
+        if not violations(self.p, sched):
+            self.found.append((name, sched, evaluate(self.p, sched)))
+
+    def best(self) -> tuple[str, Schedule, Evaluation]:
+        """(name, schedule, evaluation) of the lowest objective."""
+        return min(self.found, key=lambda item: item[2].objective)
+
+    def gap(self, bound: float) -> float:
+        return relative_gap(self.best()[2].objective, bound)
 
 
 def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.0,
@@ -126,14 +145,13 @@ def full_model_nnz(p: Problem) -> int:
     return int(per_job.sum())
 
 
-def _mip_stage(p: Problem, fm: FastModel, candidates: list[tuple[str, Schedule]],
-               left: float, mip_gap: float, name: str) -> tuple[SolveStatus, float]:
-    """Solve the (full or restricted) MILP from the best candidate; append its plan."""
-    _, best, _ = _best(p, candidates)
+def _mip_stage(p: Problem, fm: FastModel, plans: _Plans, left: float, mip_gap: float,
+               name: str) -> tuple[SolveStatus, float]:
+    """Solve the (full or restricted) MILP from the best plan; add its plan."""
     mip = run_highs(fm.matrix, time_limit_s=left, mip_rel_gap=mip_gap,
-                    start=schedule_vector(p, fm, best))
+                    start=schedule_vector(p, fm, plans.best()[1]))
     if mip.x is not None:
-        candidates.extend(_with_repair(p, name, greedy(p, decode(p, fm, mip.x))))
+        plans.add(name, greedy(p, decode(p, fm, mip.x)))
     return mip.status, mip.bound
 
 
@@ -142,10 +160,11 @@ def _solve_fast(p: Problem, incumbent: Schedule, time_limit_s: float, mip_gap: f
     def left() -> float:
         return time_limit_s - (time.perf_counter() - t0)
 
-    candidates = _with_repair(p, "milp:greedy", incumbent)
+    plans = _Plans(p)
+    plans.add("milp:greedy", incumbent)
     status = SolveStatus.FEASIBLE
     if full_model_nnz(p) > FULL_MODEL_MAX_NNZ:
-        bound, build_s = _solve_by_columns(p, candidates, left, mip_gap)
+        bound, build_s = _solve_by_columns(p, plans, left, mip_gap)
     else:
         tb = time.perf_counter()
         fm = build_fast(p)
@@ -153,13 +172,12 @@ def _solve_fast(p: Problem, incumbent: Schedule, time_limit_s: float, mip_gap: f
         lp = run_highs(fm.matrix, time_limit_s=max(0.1, 0.5 * left()), relax=True)
         bound = lp.objective if lp.status is SolveStatus.OPTIMAL else -np.inf
         if lp.x is not None:
-            candidates.extend(_with_repair(p, "milp:lp-rounding",
-                                           greedy(p, decode(p, fm, lp.x))))
-        if _gap(p, candidates, bound) > mip_gap and left() > 0.2:
-            mip_status, mip_bound = _mip_stage(p, fm, candidates, left(), mip_gap, "milp")
+            plans.add("milp:lp-rounding", greedy(p, decode(p, fm, lp.x)))
+        if plans.gap(bound) > mip_gap and left() > 0.2:
+            mip_status, mip_bound = _mip_stage(p, fm, plans, left(), mip_gap, "milp")
             bound = max(bound, mip_bound)
             status = mip_status if mip_status is SolveStatus.OPTIMAL else status
-    name, best, ev = _best(p, candidates)
+    name, best, ev = plans.best()
     if relative_gap(ev.objective, bound) <= mip_gap:
         status = SolveStatus.OPTIMAL
     elif status is SolveStatus.OPTIMAL:
@@ -167,40 +185,27 @@ def _solve_fast(p: Problem, incumbent: Schedule, time_limit_s: float, mip_gap: f
     return Outcome(best, ev, name, status, bound, build_s, time.perf_counter() - t0 - build_s)
 
 
-def _with_repair(p: Problem, name: str, sched: Schedule) -> list[tuple[str, Schedule]]:
-    """The plan, and its late-job repair when that is better (`name+repair`)."""
-    fixed = repair_late(p, sched, REPAIR_TIME_S)
-    return [(name, sched)] if fixed is sched else [(name, sched), (f"{name}+repair", fixed)]
-
-
-def _gap(p: Problem, candidates: list[tuple[str, Schedule]], bound: float) -> float:
-    _, _, ev = _best(p, candidates)
-    return relative_gap(ev.objective, bound)
-
-
-def _solve_by_columns(p: Problem, candidates: list[tuple[str, Schedule]],
-                      left: Callable[[], float], mip_gap: float) -> tuple[float, float]:
+def _solve_by_columns(p: Problem, plans: _Plans, left: Callable[[], float],
+                      mip_gap: float) -> tuple[float, float]:
     """Large instances: column generation for the LP bound, a price-and-dive for a plan, and
     with time left the MILP over the generated columns (only while the master is small:
     HiGHS' presolve overran the time limit by 15 s on the master of 10,000 jobs).
     Returns the bound and the column generation's seconds."""
     tb = time.perf_counter()
-    master = column_generation(p, candidates[-1][1], time_limit_s=COLGEN_SHARE * left())
+    master = column_generation(p, plans.best()[1], time_limit_s=COLGEN_SHARE * left())
     build_s = time.perf_counter() - tb
     if master.x is None:
         return master.bound, build_s
-    candidates.extend(_with_repair(p, "milp:lp-rounding",
-                                   greedy(p, decode(p, master.model(), master.x))))
+    plans.add("milp:lp-rounding", greedy(p, decode(p, master.model(), master.x)))
     x = dive(master, time_limit_s=left() - DECODE_RESERVE_S)
     if x is not None:
-        candidates.extend(_with_repair(p, "milp:colgen-dive",
-                                       greedy(p, decode(p, master.model(), x))))
-    if (_gap(p, candidates, master.bound) > mip_gap and left() > RESTRICTED_MIP_MIN_S
+        plans.add("milp:colgen-dive", greedy(p, decode(p, master.model(), x)))
+    if (plans.gap(master.bound) > mip_gap and left() > RESTRICTED_MIP_MIN_S
             and len(master.opts[0]) <= RESTRICTED_MIP_MAX_COLUMNS):
         opts = set(zip(*(a.tolist() for a in master.opts), strict=True))
-        for _, sched in candidates:
+        for _, sched, _ in plans.found:
             opts |= schedule_options(p, master.classes, sched)
         arrays = tuple(np.array(a, dtype=int) for a in zip(*sorted(opts), strict=True))
         fm = build_fast(p, preemptive=False, options=arrays)
-        _mip_stage(p, fm, candidates, left() - DECODE_RESERVE_S, mip_gap, "milp:colgen")
+        _mip_stage(p, fm, plans, left() - DECODE_RESERVE_S, mip_gap, "milp:colgen")
     return master.bound, build_s

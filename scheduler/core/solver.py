@@ -59,22 +59,24 @@ class SolverResult:
     seconds: float
 
 
+def _highs_lp(model: MatrixModel) -> highspy.HighsLp:
+    """The continuous LP of `model` in HiGHS' column-wise form."""
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(model.c), model.A.shape[0]
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = model.c, model.lb, model.ub
+    lp.row_lower_, lp.row_upper_ = model.row_lo, model.row_hi
+    A = model.A.tocsc()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
+    return lp
+
+
 def run_highs(model: MatrixModel, *, time_limit_s: float, relax: bool = False,
               mip_rel_gap: float = 1e-4, start: np.ndarray | None = None,
               threads: int = 1) -> SolverResult:
     """Solve a `MatrixModel` with HiGHS (as an LP when `relax`), optionally warm-started."""
     t0 = time.perf_counter()
-    lp = highspy.HighsLp()
-    n, m = len(model.c), model.A.shape[0]
-    lp.num_col_, lp.num_row_ = n, m
-    lp.col_cost_ = model.c
-    lp.col_lower_, lp.col_upper_ = model.lb, model.ub
-    lp.row_lower_, lp.row_upper_ = model.row_lo, model.row_hi
-    A = model.A.tocsc()
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = A.indptr
-    lp.a_matrix_.index_ = A.indices
-    lp.a_matrix_.value_ = A.data
+    lp = _highs_lp(model)
     if not relax and model.integer.any():
         lp.integrality_ = [highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous
                            for f in model.integer]
@@ -149,15 +151,7 @@ class LpSession:
         self.h = highspy.Highs()
         self.h.setOptionValue("output_flag", False)
         self.h.setOptionValue("threads", 1)
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = len(model.c), model.A.shape[0]
-        lp.col_cost_, lp.col_lower_, lp.col_upper_ = model.c, model.lb, model.ub
-        lp.row_lower_, lp.row_upper_ = model.row_lo, model.row_hi
-        A = model.A.tocsc()
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = (A.indptr, A.indices,
-                                                                          A.data)
-        self.h.passModel(lp)
+        self.h.passModel(_highs_lp(model))
 
     def add_columns(self, cost: np.ndarray, lb: np.ndarray, ub: np.ndarray,
                     A: sparse.csc_matrix) -> None:
