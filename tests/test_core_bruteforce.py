@@ -115,3 +115,23 @@ def test_fast_and_pyomo_builders_reach_the_same_optimum_on_random_instances(seed
     ref = solve(p, time_limit_s=60, mip_gap=1e-9, builder=Builder.PYOMO)
     assert fast.status.value == ref.status.value == "optimal"
     assert fast.objective == pytest.approx(ref.objective, rel=1e-6, abs=1e-6)
+
+
+def test_the_pyomo_reference_passes_the_time_budget_to_highs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pyomo's legacy solve() resets the solver's time limit from its own arguments; the
+    reference must hand the remaining budget to HiGHS or a large model runs unbounded."""
+    import highspy
+
+    limits: list[float] = []
+    original = highspy.Highs.setOptionValue
+
+    def record(self: highspy.Highs, name: str, value: object) -> object:
+        if name == "time_limit":
+            limits.append(float(value))  # type: ignore[arg-type]
+        return original(self, name, value)
+
+    monkeypatch.setattr(highspy.Highs, "setOptionValue", record)
+    p = tiny_problem(0, load_policy("min-carbon"))
+    solve(p, time_limit_s=7.5, builder=Builder.PYOMO)
+    assert limits and all(0 < limit <= 7.5 for limit in limits)
