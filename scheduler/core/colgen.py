@@ -13,6 +13,7 @@ solution to an integral plan, pricing new columns as jobs are pushed out of thei
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,14 +50,17 @@ class _Pricer:
         self.n = np.array([len(cl) for cl in classes], dtype=float)
 
     def price(self, y_assign: np.ndarray, y_load: np.ndarray, y_gpu: np.ndarray, per_class: int,
-              seen: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        """(min reduced cost per class for the bound, new negative columns (c, s, k)).
+              seen: np.ndarray, below: float = -1e-7
+              ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+        """(min reduced cost per class for the bound, the same over single runs only, up to
+        `per_class` new columns (c, s, k) per class with reduced cost below `below`).
 
         `seen` (C, S, T) marks columns already in the master; they are not proposed again.
         """
         p, T = self.p, self.p.n_slots
         pen = p.policy.lateness_penalty_per_h * p.slot_h
         best = np.zeros(len(self.n))
+        single = np.zeros(len(self.n))
         found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         kk = np.arange(T)
         for lo in range(0, len(self.n), CHUNK):
@@ -72,7 +76,7 @@ class _Pricer:
                 & self.allowed[sl, :, None]
             rc = np.where(ok, rc, np.inf)
             flat = rc.reshape(rc.shape[0], -1)
-            best[sl] = flat.min(axis=1)
+            best[sl] = single[sl] = flat.min(axis=1)
             # relaxation for checkpointable classes: the d cheapest slots anywhere in the window
             ck = np.flatnonzero(self.ckpt[sl])
             if ck.size:
@@ -89,31 +93,70 @@ class _Pricer:
             take = min(per_class, flat.shape[1])
             idx = np.argpartition(flat, take - 1, axis=1)[:, :take]
             vals = np.take_along_axis(flat, idx, axis=1)
-            c_loc, pos = np.nonzero(vals < -1e-7)
+            c_loc, pos = np.nonzero(vals < below)
             s, k = np.divmod(idx[c_loc, pos], T)
             found.append((c_loc + lo, s, k))
         cols = tuple(np.concatenate(a) for a in zip(*found, strict=True))
-        return best, cols
+        return best, single, cols
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Row duals of the capacity rows (HiGHS' signs): `load` per IT kW of site s in slot t
+    (S, T) and `gpu` per GPU (S, T, ≤ 0). A start column's reduced cost is its lateness
+    points + Σ over its slots of (kW · load − GPUs · gpu) − its class's assignment dual."""
+
+    load: np.ndarray
+    gpu: np.ndarray
+
+
+def lagrangian_bound(p: Problem, prices: Prices) -> float:
+    """A lower bound on the objective of every plan of `p` (preemptive runs included), valid
+    for any `prices` with gpu ≤ 0: the capacity rows are relaxed into the objective, each
+    class then takes its cheapest option (a start, or staying unplaced) and each site slot
+    its cheapest IT kW. Equals the LP bound at the LP's optimal duals."""
+    pricer = _Pricer(p, job_classes(p, np.arange(len(p.jobs))))
+    C, (S, T) = len(pricer.n), p.pue.shape
+    gpu = np.minimum(prices.gpu, 0.0)
+    best, _, _ = pricer.price(np.zeros(C), prices.load, gpu, 0, np.ones((C, S, T), dtype=bool))
+    unplaced = p.policy.lateness_penalty_per_h * p.n_slots * p.slot_h
+    jobs = float((pricer.n * np.minimum(unplaced, best)).sum())
+    # site slot: min over 0 ≤ L ≤ cap of (cost − load dual)·L − credit·min(zero cap, kWh of L)
+    kwh_per_kw = p.pue * p.slot_h
+    credit = np.maximum(p.credit_per_zero_kwh(), 0.0)
+    knee = np.minimum(p.zero_carbon_cap_kwh / kwh_per_kw, p.it_cap_kw)
+    sites = np.min([(p.cost_per_kwh() * kwh_per_kw - prices.load) * L
+                    - credit * np.minimum(p.zero_carbon_cap_kwh, kwh_per_kw * L)
+                    for L in (np.zeros_like(knee), knee, p.it_cap_kw)], axis=0)
+    return jobs + float(sites.sum()) + float((gpu * p.gpu_cap[:, None]).sum())
 
 
 class Master:
     """The restricted master LP, kept in HiGHS, with the start columns generated so far."""
 
-    def __init__(self, p: Problem, incumbent: Schedule) -> None:
+    def __init__(self, p: Problem, incumbent: Schedule, prices: Prices | None = None,
+                 per_class: int = 3) -> None:
+        """Start from the incumbent's columns and, given `prices` (e.g. from a similar
+        instance), each class's `per_class` cheapest starts at those prices."""
         self.p = p
         self.classes = job_classes(p, np.arange(len(p.jobs)))
+        self.pricer = _Pricer(p, self.classes)
+        S, T = p.pue.shape
+        self.seen = np.zeros((len(self.classes), S, T), dtype=bool)
         known = schedule_options(p, self.classes, incumbent)
         self.opts: tuple[np.ndarray, ...] = (
             tuple(np.array(a, dtype=int) for a in zip(*sorted(known), strict=True)) if known
             else (np.zeros(0, int),) * 3)
+        self.seen[self.opts] = True
+        if prices is not None:
+            _, _, cheap = self.pricer.price(np.zeros(len(self.classes)), prices.load,
+                                            prices.gpu, per_class, self.seen, below=np.inf)
+            self.seen[cheap] = True
+            self.opts = tuple(np.concatenate(a) for a in zip(self.opts, cheap, strict=True))
         fm = build_fast(p, preemptive=False, options=self.opts)
         self.session = LpSession(fm.matrix)
         self.blocks = fm.blocks
         self.first_start_col = fm.blocks["class-start-count"][0]  # new columns go last
-        S, T = p.pue.shape
-        self.seen = np.zeros((len(self.classes), S, T), dtype=bool)
-        self.seen[self.opts] = True
-        self.pricer = _Pricer(p, self.classes)
         self.lb = np.zeros(len(self.opts[0]))
         self.ub = np.full(len(self.opts[0]), np.inf)
         self.x: np.ndarray | None = None
@@ -126,6 +169,13 @@ class Master:
     def start_cols(self) -> np.ndarray:
         """Column index of every start option in the master's LP."""
         return self.first_start_col + np.arange(len(self.opts[0]))
+
+    def prices(self) -> Prices:
+        """The capacity rows' duals of the last optimal solve."""
+        assert self.y is not None
+        S, T = self.p.pue.shape
+        (l0, n), (g0, _) = self.blocks["site-load-def"], self.blocks["site-gpu-upper"]
+        return Prices(self.y[l0:l0 + n].reshape(S, T), self.y[g0:g0 + n].reshape(S, T))
 
     def model(self) -> FastModel:
         """The master as a `FastModel` (same column order as the LP in HiGHS)."""
@@ -149,17 +199,18 @@ class Master:
         With `tol`, also update `bound` and add nothing once the LP is within `tol` of it.
         """
         assert self.y is not None
-        S, T = self.p.pue.shape
-        (a0, nc), (l0, nst), (g0, _) = (self.blocks["class-assign"],
-                                        self.blocks["site-load-def"],
-                                        self.blocks["site-gpu-upper"])
-        y = self.y
-        best, new = self.pricer.price(y[a0:a0 + nc], y[l0:l0 + nst].reshape(S, T),
-                                      y[g0:g0 + nst].reshape(S, T), per_class, self.seen)
+        a0, nc = self.blocks["class-assign"]
+        duals = self.prices()
+        best, single, new = self.pricer.price(self.y[a0:a0 + nc], duals.load, duals.gpu,
+                                              per_class, self.seen)
         if tol is not None:
-            lagrangian = self.lp_objective + float((self.pricer.n * np.minimum(0.0, best)).sum())
-            self.bound = max(self.bound, lagrangian)
-            if self.lp_objective - self.bound <= tol * max(1.0, abs(self.lp_objective)):
+            n = self.pricer.n
+            self.bound = max(self.bound,
+                             self.lp_objective + float((n * np.minimum(0.0, best)).sum()))
+            # converged when the master is within tol of the LP over single runs (the bound
+            # above also covers split runs of checkpointable jobs and may stay below it)
+            lp_single = self.lp_objective + float((n * np.minimum(0.0, single)).sum())
+            if self.lp_objective - lp_single <= tol * max(1.0, abs(self.lp_objective)):
                 return 0
         if new[0].size == 0:
             return 0
@@ -176,12 +227,12 @@ class Master:
 
 
 def column_generation(p: Problem, incumbent: Schedule, time_limit_s: float,
-                      per_class: int = 2, max_rounds: int = 200, tol: float = 1e-4
-                      ) -> Master:
-    """Grow the restricted master from the incumbent's columns until no column prices out
-    (or the budget ends); `bound` is then the LP bound of the full model."""
+                      per_class: int = 2, max_rounds: int = 200, tol: float = 1e-4,
+                      prices: Prices | None = None) -> Master:
+    """Grow the restricted master from the incumbent's columns (and the cheapest at `prices`)
+    until no column prices out or the budget ends; `bound` is then the LP bound."""
     t0 = time.perf_counter()
-    master = Master(p, incumbent)
+    master = Master(p, incumbent, prices)
     for _ in range(max_rounds):
         left = time_limit_s - (time.perf_counter() - t0)
         if left <= 0 or master.solve(left) is not SolveStatus.OPTIMAL:

@@ -7,6 +7,7 @@ every slot it runs in (the accounting of the plan and of the simulator).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,18 @@ class Problem:
     def impossible(self) -> np.ndarray:
         """(J,) bool: release + duration already ends after the deadline."""
         return self.release_slot + self.dur_slots > self.deadline_slot
+
+    def part(self, jobs: np.ndarray, share: float) -> Problem:
+        """The problem of `jobs` (indices) alone on `share` of every site's GPUs, power cap
+        and zero-carbon energy: plans of parts whose shares sum to 1 add up to a plan of
+        the whole (used to split very large instances)."""
+        return dataclasses.replace(
+            self, jobs=tuple(self.jobs[j] for j in jobs), it_kw=self.it_kw[jobs],
+            gpus=self.gpus[jobs], dur_slots=self.dur_slots[jobs],
+            release_slot=self.release_slot[jobs], deadline_slot=self.deadline_slot[jobs],
+            allowed=self.allowed[jobs], home=self.home[jobs],
+            checkpointable=self.checkpointable[jobs], gpu_cap=self.gpu_cap * share,
+            it_cap_kw=self.it_cap_kw * share, zero_carbon_cap_kwh=self.zero_carbon_cap_kwh * share)
 
     def cost_per_kwh(self) -> np.ndarray:
         """(S, T) objective points per facility kWh before the zero-carbon credit."""

@@ -5,8 +5,10 @@ LP-rounded plan (floor the class counts, repair the rest greedily); if that is n
 `mip_gap` of the bound, the MILP is solved warm-started from the best plan until the budget
 ends. Instances whose full model would be too large for that (above about 40 jobs on 8 sites
 × 96 slots) get the LP bound by column generation and a plan by price-and-dive instead
-(`colgen`). Every plan found also gets a late-job repair (`repair`). The best plan found
-is returned with the best bound, so the gap is honest.
+(`colgen`); above about 1,500 jobs the jobs are split into parts whose LPs are solved
+apart and added up (`decompose`). Every plan found also gets a late-job repair (`repair`),
+and the best one single-job moves (`local_search`). The best plan found is returned with
+the best bound, so the gap is honest.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from enum import StrEnum
 import numpy as np
 
 from scheduler.core.colgen import column_generation, dive, schedule_options
+from scheduler.core.decompose import solve_parts, split
 from scheduler.core.greedy import asap, greedy
+from scheduler.core.local_search import relocate
 from scheduler.core.milp_fast import FastModel, build_fast, decode, schedule_vector
 from scheduler.core.problem import Problem
 from scheduler.core.repair import repair_late
@@ -126,6 +130,10 @@ FULL_MODEL_MAX_NNZ = 500_000
 """Above this estimated matrix size the LP bound comes from column generation."""
 COLGEN_SHARE = 0.55
 """Share of the budget column generation may use (it stops earlier once converged)."""
+PARTS_SHARE = 0.6
+"""Share of the budget the parts of a very large instance may use (`decompose`)."""
+RELOCATE_SHARE = 0.2
+"""Share of the time left after column generation kept for single-job moves at the end."""
 REPAIR_TIME_S = 2.0
 """Budget of one late-job repair (0.2 s measured for 10,000 jobs with 47 late)."""
 DECODE_RESERVE_S = 3.0
@@ -164,7 +172,8 @@ def _solve_fast(p: Problem, incumbent: Schedule, time_limit_s: float, mip_gap: f
     plans.add("milp:greedy", incumbent)
     status = SolveStatus.FEASIBLE
     if full_model_nnz(p) > FULL_MODEL_MAX_NNZ:
-        bound, build_s = _solve_by_columns(p, plans, left, mip_gap)
+        large = _solve_by_parts if len(split(p)) > 1 else _solve_by_columns
+        bound, build_s = large(p, plans, left, mip_gap)
     else:
         tb = time.perf_counter()
         fm = build_fast(p)
@@ -185,27 +194,56 @@ def _solve_fast(p: Problem, incumbent: Schedule, time_limit_s: float, mip_gap: f
     return Outcome(best, ev, name, status, bound, build_s, time.perf_counter() - t0 - build_s)
 
 
+def _relocate_best(p: Problem, plans: _Plans, time_limit_s: float) -> None:
+    """Improve the best plan so far by single-job moves (`local_search.relocate`)."""
+    name, best, _ = plans.best()
+    if time_limit_s > 0:
+        plans.add(f"{name}+relocate", relocate(p, best, time_limit_s))
+
+
+def _solve_by_parts(p: Problem, plans: _Plans, left: Callable[[], float],
+                    mip_gap: float) -> tuple[float, float]:
+    """Very large instances: the parts' LP solutions placed together (`decompose`), filled
+    greedily, then single-job moves with the time left. Returns the bound and the parts'
+    seconds."""
+    tb = time.perf_counter()
+    sched, bound, _ = solve_parts(p, PARTS_SHARE * left())
+    build_s = time.perf_counter() - tb
+    plans.add("milp:parts", greedy(p, sched))
+    if plans.gap(bound) > mip_gap:
+        _relocate_best(p, plans, left() - DECODE_RESERVE_S)
+    return bound, build_s
+
+
 def _solve_by_columns(p: Problem, plans: _Plans, left: Callable[[], float],
                       mip_gap: float) -> tuple[float, float]:
-    """Large instances: column generation for the LP bound, a price-and-dive for a plan, and
+    """Large instances: column generation for the LP bound, a price-and-dive for a plan,
     with time left the MILP over the generated columns (only while the master is small:
-    HiGHS' presolve overran the time limit by 15 s on the master of 10,000 jobs).
-    Returns the bound and the column generation's seconds."""
+    HiGHS' presolve overran the time limit by 15 s on the master of 10,000 jobs), and
+    single-job moves on the best plan last. Returns the bound and the column generation's
+    seconds."""
     tb = time.perf_counter()
     master = column_generation(p, plans.best()[1], time_limit_s=COLGEN_SHARE * left())
     build_s = time.perf_counter() - tb
     if master.x is None:
         return master.bound, build_s
+    reserve = DECODE_RESERVE_S + RELOCATE_SHARE * left()
+
+    def until_reserve() -> float:
+        return left() - reserve
+
     plans.add("milp:lp-rounding", greedy(p, decode(p, master.model(), master.x)))
-    x = dive(master, time_limit_s=left() - DECODE_RESERVE_S)
+    x = dive(master, time_limit_s=until_reserve())
     if x is not None:
         plans.add("milp:colgen-dive", greedy(p, decode(p, master.model(), x)))
-    if (plans.gap(master.bound) > mip_gap and left() > RESTRICTED_MIP_MIN_S
+    if (plans.gap(master.bound) > mip_gap and until_reserve() > RESTRICTED_MIP_MIN_S
             and len(master.opts[0]) <= RESTRICTED_MIP_MAX_COLUMNS):
         opts = set(zip(*(a.tolist() for a in master.opts), strict=True))
         for _, sched, _ in plans.found:
             opts |= schedule_options(p, master.classes, sched)
         arrays = tuple(np.array(a, dtype=int) for a in zip(*sorted(opts), strict=True))
         fm = build_fast(p, preemptive=False, options=arrays)
-        _mip_stage(p, fm, plans, left() - DECODE_RESERVE_S, mip_gap, "milp:colgen")
+        _mip_stage(p, fm, plans, until_reserve(), mip_gap, "milp:colgen")
+    if plans.gap(master.bound) > mip_gap:
+        _relocate_best(p, plans, left() - DECODE_RESERVE_S)
     return master.bound, build_s

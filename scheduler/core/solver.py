@@ -151,6 +151,9 @@ class LpSession:
         self.h = highspy.Highs()
         self.h.setOptionValue("output_flag", False)
         self.h.setOptionValue("threads", 1)
+        # added columns keep the basis primal feasible: primal simplex re-solves from it
+        # (10,000 jobs, third round: 26 s primal against 131 s dual)
+        self.h.setOptionValue("simplex_strategy", 4)
         self.h.passModel(_highs_lp(model))
 
     def add_columns(self, cost: np.ndarray, lb: np.ndarray, ub: np.ndarray,

@@ -1,0 +1,77 @@
+"""Very large instances: parts solved apart add up to a valid plan; the bound stays valid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import scheduler.core.decompose as decompose
+import scheduler.core.solve as solve_module
+from policies.policy import load_policy
+from scheduler.core.colgen import Prices, column_generation, lagrangian_bound
+from scheduler.core.greedy import greedy
+from scheduler.core.problem import Problem, build_problem
+from scheduler.core.schedule import evaluate, violations
+from scheduler.core.solve import Method, solve
+from simulations.instances import random_instance
+
+
+def problem(n_jobs: int, seed: int, checkpointable_share: float = 0.0) -> Problem:
+    inst = random_instance(n_jobs, n_sites=3, n_slots=32, seed=seed,
+                           checkpointable_share=checkpointable_share)
+    return build_problem(inst.sites, inst.jobs, inst.forecasts, load_policy("min-carbon"))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_lagrangian_bound_equals_the_lp_at_its_duals_and_stays_below_elsewhere(
+        seed: int) -> None:
+    p = problem(40, seed)
+    master = column_generation(p, greedy(p), time_limit_s=60, tol=1e-9)
+    at_duals = lagrangian_bound(p, master.prices())
+    assert at_duals == pytest.approx(master.lp_objective, rel=1e-6)
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        y = master.prices()
+        shaken = Prices(y.load * rng.uniform(0.5, 1.5, y.load.shape),
+                        y.gpu * rng.uniform(0.0, 2.0, y.gpu.shape) - rng.uniform(0, 0.1))
+        assert lagrangian_bound(p, shaken) <= master.lp_objective + 1e-6
+
+
+def test_parts_take_shares_that_add_up_and_deal_every_job_once() -> None:
+    p = problem(300, 1)
+    parts = decompose.split(p, part_jobs=100)
+    assert len(parts) == 3
+    assert np.array_equal(np.sort(np.concatenate(parts)), np.arange(len(p.jobs)))
+    part = p.part(parts[0], 0.25)
+    assert part.gpu_cap == pytest.approx(p.gpu_cap * 0.25)
+    assert len(part.jobs) == len(parts[0]) and part.allowed.shape == (len(parts[0]), 3)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_parts_plans_add_up_to_a_valid_plan_above_a_valid_bound(
+        monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    p = problem(300, 2, checkpointable_share=0.1)
+    monkeypatch.setattr(decompose, "PART_JOBS", 100)
+    monkeypatch.setattr(decompose, "SPAWN_MIN_S", 0.0)
+    sched, bound, results = decompose.solve_parts(p, time_limit_s=60, workers=workers)
+    assert len(results) == 3 and all(r.prices is not None for r in results)
+    assert violations(p, sched) == []  # the rounded parts fit the whole's capacity together
+    assert (sched.site >= 0).sum() > 0.5 * len(p.jobs)
+    plan = greedy(p, sched)
+    assert violations(p, plan) == []
+    # the parts' LPs sum to no less than the LP of the whole, which is above the bound
+    whole = column_generation(p, greedy(p), time_limit_s=60, tol=1e-9)
+    assert bound <= whole.lp_objective + 1e-6
+    assert sum(r.lp_objective for r in results) >= whole.lp_objective - 1e-6
+    assert evaluate(p, plan).objective >= bound
+
+
+def test_very_large_instances_take_the_parts_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    p = problem(300, 3)
+    monkeypatch.setattr(solve_module, "FULL_MODEL_MAX_NNZ", 0)
+    monkeypatch.setattr(decompose, "PART_JOBS", 100)
+    out = solve(p, Method.MILP, time_limit_s=20)
+    assert out.method.split("+")[0] in {"milp:parts", "milp:greedy"}
+    assert violations(p, out.schedule) == []
+    assert np.isfinite(out.bound) and out.bound <= out.objective + 1e-6
+    assert out.objective <= evaluate(p, greedy(p)).objective
