@@ -6,7 +6,8 @@ columns found so far (first those of the greedy plan). Each round prices every
 ones. The Lagrangian bound z_RMP + Σ_c n_c · min(0, min reduced cost_c) is a valid lower
 bound of the full problem at every round; checkpointable classes are priced by a relaxation
 (their d cheapest slots, no resume overhead), so the bound stays valid for preemptive plans
-although the columns added for them are single runs. `dive` then rounds the master's LP
+although the columns added for them are single runs. `lagrangian_bound` gives the same kind
+of bound at any prices (e.g. another instance's duals). `dive` then rounds the master's LP
 solution to an integral plan, pricing new columns as jobs are pushed out of theirs.
 """
 
@@ -196,7 +197,8 @@ class Master:
     def price(self, per_class: int, tol: float | None) -> int:
         """Add the most negative start columns for the last duals; return how many.
 
-        With `tol`, also update `bound` and add nothing once the LP is within `tol` of it.
+        With `tol`, also update `bound` and add nothing once the master is within `tol` of
+        the LP over all single-run columns.
         """
         assert self.y is not None
         a0, nc = self.blocks["class-assign"]
