@@ -69,11 +69,11 @@ def split(p: Problem, part_jobs: int | None = None) -> list[np.ndarray]:
     return [np.sort(order[i::n_parts]) for i in range(n_parts)]
 
 
-def solve_part(p: Problem, jobs: np.ndarray, share: float, prices: Prices | None,
+def solve_part(part: Problem, jobs: np.ndarray, share: float, prices: Prices | None,
                time_limit_s: float) -> PartResult:
-    """Column generation on `jobs` with `share` of the capacity; its LP solution rounded down."""
+    """Column generation on a part (`jobs` of the whole with `share` of its capacity, as
+    `Problem.part` builds it); its LP solution rounded down."""
     t0 = time.perf_counter()
-    part = p.part(jobs, share)
     master = column_generation(part, greedy(part), time_limit_s, tol=PART_TOL, prices=prices)
     if master.x is None:
         empty = np.zeros(0, dtype=int)
@@ -101,6 +101,8 @@ def _run(pool: ProcessPoolExecutor | None, workers: int, calls: list[tuple],
     """`solve_part(*call, time limit)` for each call, sharing the time until `deadline`
     (a `time.monotonic()` value) — in the pool's processes, or here one after the other
     when there is no pool or it broke (e.g. a script without a `__main__` guard)."""
+    if not calls:
+        return []
     if pool is not None:
         each = max(0.1, (deadline - time.monotonic()) * min(workers, len(calls)) / len(calls))
         try:
@@ -131,12 +133,12 @@ def solve_parts(p: Problem, time_limit_s: float, workers: int | None = None
             if workers > 1 else None)
     pilots = range(min(PILOTS, len(parts)))
     try:
-        results = _run(pool, workers, [(p, parts[i], shares[i], None) for i in pilots],
-                       t0 + PILOT_SHARE * time_limit_s)
-        prices = average_prices(results)
-        results += _run(pool, workers, [(p, parts[i], shares[i], prices)
-                                        for i in range(len(pilots), len(parts))],
-                        t0 + time_limit_s)
+        def calls(which: range, prices: Prices | None) -> list[tuple]:
+            return [(p.part(parts[i], shares[i]), parts[i], shares[i], prices) for i in which]
+
+        results = _run(pool, workers, calls(pilots, None), t0 + PILOT_SHARE * time_limit_s)
+        results += _run(pool, workers, calls(range(len(pilots), len(parts)),
+                                             average_prices(results)), t0 + time_limit_s)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
