@@ -51,12 +51,13 @@ class _Pricer:
         self.n = np.array([len(cl) for cl in classes], dtype=float)
 
     def price(self, y_assign: np.ndarray, y_load: np.ndarray, y_gpu: np.ndarray, per_class: int,
-              seen: np.ndarray, below: float = -1e-7
+              seen: np.ndarray | None, below: float = -1e-7
               ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
         """(min reduced cost per class for the bound, the same over single runs only, up to
         `per_class` new columns (c, s, k) per class with reduced cost below `below`).
 
         `seen` (C, S, T) marks columns already in the master; they are not proposed again.
+        Without it (the bound alone) no column is proposed.
         """
         p, T = self.p, self.p.n_slots
         pen = p.policy.lateness_penalty_per_h * p.slot_h
@@ -90,6 +91,8 @@ class _Pricer:
                                               - self.ddl[sl][ck])
                 relaxed = cheapest.min(axis=1) + floor_late - y_assign[sl][ck]
                 best[lo + ck] = np.minimum(best[lo + ck], relaxed)
+            if seen is None:
+                continue
             flat = np.where(seen[sl].reshape(flat.shape), np.inf, flat)
             take = min(per_class, flat.shape[1])
             idx = np.argpartition(flat, take - 1, axis=1)[:, :take]
@@ -97,7 +100,8 @@ class _Pricer:
             c_loc, pos = np.nonzero(vals < below)
             s, k = np.divmod(idx[c_loc, pos], T)
             found.append((c_loc + lo, s, k))
-        cols = tuple(np.concatenate(a) for a in zip(*found, strict=True))
+        cols = (tuple(np.concatenate(a) for a in zip(*found, strict=True)) if found
+                else (np.zeros(0, dtype=int),) * 3)
         return best, single, cols
 
 
@@ -117,9 +121,8 @@ def lagrangian_bound(p: Problem, prices: Prices) -> float:
     class then takes its cheapest option (a start, or staying unplaced) and each site slot
     its cheapest IT kW. Equals the LP bound at the LP's optimal duals."""
     pricer = _Pricer(p, job_classes(p, np.arange(len(p.jobs))))
-    C, (S, T) = len(pricer.n), p.pue.shape
     gpu = np.minimum(prices.gpu, 0.0)
-    best, _, _ = pricer.price(np.zeros(C), prices.load, gpu, 0, np.ones((C, S, T), dtype=bool))
+    best, _, _ = pricer.price(np.zeros(len(pricer.n)), prices.load, gpu, 0, None)
     unplaced = p.policy.lateness_penalty_per_h * p.n_slots * p.slot_h
     jobs = float((pricer.n * np.minimum(unplaced, best)).sum())
     # site slot: min over 0 ≤ L ≤ cap of (cost − load dual)·L − credit·min(zero cap, kWh of L)

@@ -58,7 +58,6 @@ class PartResult:
     lp_objective: float
     weight: float
     """The part's share of the GPU-slots asked for."""
-    seconds: float
 
 
 def split(p: Problem, part_jobs: int | None = None) -> list[np.ndarray]:
@@ -73,17 +72,15 @@ def solve_part(part: Problem, jobs: np.ndarray, share: float, prices: Prices | N
                time_limit_s: float) -> PartResult:
     """Column generation on a part (`jobs` of the whole with `share` of its capacity, as
     `Problem.part` builds it); its LP solution rounded down."""
-    t0 = time.perf_counter()
     master = column_generation(part, greedy(part), time_limit_s, tol=PART_TOL, prices=prices)
     if master.x is None:
         empty = np.zeros(0, dtype=int)
-        return PartResult(empty, empty, empty, None, math.inf, share,
-                          time.perf_counter() - t0)
+        return PartResult(empty, empty, empty, None, math.inf, share)
     sched = decode(part, master.model(), master.x)
     placed = np.flatnonzero(sched.site >= 0)
     starts = sched.end_slot()[placed] - part.dur_slots[placed]
     return PartResult(jobs[placed], sched.site[placed], starts, master.prices(),
-                      master.lp_objective, share, time.perf_counter() - t0)
+                      master.lp_objective, share)
 
 
 def average_prices(results: list[PartResult]) -> Prices | None:

@@ -10,17 +10,20 @@ from __future__ import annotations
 import numpy as np
 
 from scheduler.core.problem import Problem
-from scheduler.core.schedule import Schedule
+from scheduler.core.schedule import Schedule, site_loads
 
 
 class SiteLoads:
     """Running site loads with the marginal objective of adding a job."""
 
-    def __init__(self, problem: Problem) -> None:
+    def __init__(self, problem: Problem, sched: Schedule | None = None) -> None:
+        """Empty sites, or the loads of the jobs `sched` places."""
         self.p = problem
-        S, T = problem.pue.shape
-        self.it_kw = np.zeros((S, T))
-        self.gpus = np.zeros((S, T))
+        if sched is None:
+            S, T = problem.pue.shape
+            self.it_kw, self.gpus = np.zeros((S, T)), np.zeros((S, T))
+        else:
+            self.it_kw, self.gpus = site_loads(problem, sched)
         self.kwh_per_kw = problem.pue * problem.slot_h
         self.cost = problem.cost_per_kwh()
         self.credit = problem.credit_per_zero_kwh()
@@ -62,9 +65,7 @@ def greedy(problem: Problem, start: Schedule | None = None) -> Schedule:
     """
     sched = Schedule.empty(problem) if start is None else Schedule(start.site.copy(),
                                                                      start.run.copy())
-    loads = SiteLoads(problem)
-    for j in np.flatnonzero(sched.site >= 0):
-        loads.add(int(j), int(sched.site[j]), sched.run[j])
+    loads = SiteLoads(problem, sched)
     order = np.lexsort((problem.release_slot, problem.deadline_slot))
     for j in order[sched.site[order] < 0]:
         pts, ok = loads.options(int(j))

@@ -27,9 +27,7 @@ def relocate(p: Problem, sched: Schedule, time_limit_s: float, seed: int = 0) ->
     or `sched` itself when no move gains)."""
     t0 = time.perf_counter()
     out = Schedule(sched.site.copy(), sched.run.copy())
-    loads = SiteLoads(p)
-    for j in np.flatnonzero(out.site >= 0):
-        loads.add(int(j), int(out.site[j]), out.run[j])
+    loads = SiteLoads(p, out)
     end = out.end_slot()
     one_piece = (out.site >= 0) & (out.run.sum(axis=1) == end - out.run.argmax(axis=1))
     movable = np.flatnonzero(one_piece & (out.run.sum(axis=1) == p.dur_slots))

@@ -69,9 +69,7 @@ def repair_late(p: Problem, sched: Schedule, time_limit_s: float) -> Schedule:
     if late.size == 0:
         return sched
     out = Schedule(sched.site.copy(), sched.run.copy())
-    loads = SiteLoads(p)
-    for j in np.flatnonzero(out.site >= 0):
-        loads.add(int(j), int(out.site[j]), out.run[j])
+    loads = SiteLoads(p, out)
     for j in late[np.argsort(p.deadline_slot[late], kind="stable")]:
         if time.perf_counter() - t0 > time_limit_s:
             break
