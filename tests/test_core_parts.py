@@ -11,7 +11,7 @@ from policies.policy import load_policy
 from scheduler.core.colgen import Prices, column_generation, lagrangian_bound
 from scheduler.core.greedy import greedy
 from scheduler.core.problem import Problem, build_problem
-from scheduler.core.schedule import evaluate, violations
+from scheduler.core.schedule import Schedule, evaluate, site_loads, violations
 from scheduler.core.solve import Method, solve
 from simulations.instances import random_instance
 
@@ -47,6 +47,27 @@ def test_parts_take_shares_that_add_up_and_deal_every_job_once() -> None:
     assert len(part.jobs) == len(parts[0]) and part.allowed.shape == (len(parts[0]), 3)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_residual_plan_adds_up_to_a_plan_of_the_whole_with_the_objectives_summed(
+        seed: int) -> None:
+    p = problem(60, seed, checkpointable_share=0.2)
+    assert p.zero_carbon_cap_kwh.max() > 0  # the zero-carbon split must be exercised
+    kept = greedy(p)
+    rest = np.random.default_rng(seed).choice(len(p.jobs), 30, replace=False)
+    kept.site[rest], kept.run[rest] = -1, False
+    it_kw, gpus = site_loads(p, kept)
+    residual = p.residual(rest, it_kw, gpus)
+    assert residual.gpu_cap == pytest.approx(p.gpu_cap - gpus)
+    plan = greedy(residual)
+    assert violations(residual, plan) == [] and (plan.site >= 0).any()
+    merged = Schedule(kept.site.copy(), kept.run.copy())
+    merged.site[rest], merged.run[rest] = plan.site, plan.run
+    assert violations(p, merged) == []
+    unplaced = p.policy.lateness_penalty_per_h * p.n_slots * p.slot_h
+    assert evaluate(p, merged).objective == pytest.approx(
+        evaluate(p, kept).objective - unplaced * len(rest) + evaluate(residual, plan).objective)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_the_parts_plans_add_up_to_a_valid_plan_above_a_valid_bound(
         monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
@@ -56,7 +77,9 @@ def test_the_parts_plans_add_up_to_a_valid_plan_above_a_valid_bound(
     sched, bound, results = decompose.solve_parts(p, time_limit_s=60, workers=workers)
     assert len(results) == 3 and all(r.prices is not None for r in results)
     assert violations(p, sched) == []  # the rounded parts fit the whole's capacity together
-    assert (sched.site >= 0).sum() > 0.5 * len(p.jobs)
+    by_parts = sum(len(r.jobs) for r in results)
+    assert by_parts > 0.5 * len(p.jobs)
+    assert (sched.site >= 0).sum() > by_parts  # the residual placed some of the rest
     plan = greedy(p, sched)
     assert violations(p, plan) == []
     # the parts' LPs sum to no less than the LP of the whole, which is above the bound

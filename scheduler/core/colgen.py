@@ -132,7 +132,7 @@ def lagrangian_bound(p: Problem, prices: Prices) -> float:
     sites = np.min([(p.cost_per_kwh() * kwh_per_kw - prices.load) * L
                     - credit * np.minimum(p.zero_carbon_cap_kwh, kwh_per_kw * L)
                     for L in (np.zeros_like(knee), knee, p.it_cap_kw)], axis=0)
-    return jobs + float(sites.sum()) + float((gpu * p.gpu_cap[:, None]).sum())
+    return jobs + float(sites.sum()) + float((gpu * p.gpu_cap).sum())
 
 
 class Master:
@@ -260,7 +260,7 @@ def _fitting(master: Master, lb: np.ndarray, pick: np.ndarray) -> np.ndarray:
     fits = []
     for i in pick:
         si, run = s[i], slice(k[i], k[i] + pr.d[c[i]])
-        if (gpus[si, run] + pr.g[c[i]] <= p.gpu_cap[si] + 1e-9).all() and (
+        if (gpus[si, run] + pr.g[c[i]] <= p.gpu_cap[si, run] + 1e-9).all() and (
                 it_kw[si, run] + pr.kw[c[i]] <= p.it_cap_kw[si, run] + 1e-9).all():
             gpus[si, run] += pr.g[c[i]]
             it_kw[si, run] += pr.kw[c[i]]

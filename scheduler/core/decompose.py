@@ -9,8 +9,17 @@ to a plan of the whole. Two pilot parts are solved from scratch; the others star
 pilots' averaged prices and need a few rounds. Each part's LP solution is rounded down
 and placed; the parts' averaged prices give the Lagrangian bound of the whole.
 
-Measured on `random_instance(10000, seed=1)`: the parts' LP optima sum to 0.17 % above the
-LP of the whole, and the bound at the averaged prices is 0.4 % below it.
+A part's LP solution is fractional wherever its share of a capacity binds, so about a fifth
+of each part's jobs are left over, ten times as many as rounding the whole's LP would
+leave. Those jobs form one residual problem in the room the placed jobs leave
+(`Problem.residual`); its column generation (seeded at the averaged prices) is rounded
+down and placed too, and the caller fills in the rest.
+
+Measured on `random_instance(10000, seed=1)`: the parts' LP optima sum to 0.11–0.17 % above
+the LP of the whole, and the bound at the averaged prices is 0.4 % below it. The parts
+place 8,148 jobs, the residual 1,586 of the other 1,852 (10 s); filled in and improved by
+single-job moves, the plan is 49,893, 0.24 % above the whole's LP (without the residual
+step: 50,204, 0.86 %).
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ from scheduler.core.colgen import Prices, column_generation, lagrangian_bound
 from scheduler.core.greedy import greedy
 from scheduler.core.milp_fast import decode
 from scheduler.core.problem import Problem
-from scheduler.core.schedule import Schedule
+from scheduler.core.schedule import Schedule, site_loads
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +53,11 @@ SPAWN_MIN_S = 5.0
 """Below this budget the parts are solved in this process (starting workers takes ~1 s)."""
 PART_TOL = 1e-3
 """A part's column generation stops within this relative distance of its LP optimum."""
+RESIDUAL_SHARE = 0.3
+"""Share of the budget kept for the residual problem (it took 10 s of a 50 s budget)."""
+RESIDUAL_TOL = 1e-2
+"""The residual's column generation stops within this relative distance of its LP optimum
+(1e-2 and 1e-3 gave the same plan, in 10 s against 15 s)."""
 
 
 @dataclass(frozen=True)
@@ -110,14 +124,34 @@ def _run(pool: ProcessPoolExecutor | None, workers: int, calls: list[tuple],
             for i, c in enumerate(calls)]
 
 
+def place_residual(p: Problem, sched: Schedule, prices: Prices | None,
+                   time_limit_s: float) -> None:
+    """Place some of the jobs `sched` leaves unplaced (mutating it): column generation on
+    them in the room the placed jobs leave, started at `prices`, its LP solution rounded
+    down."""
+    rest = np.flatnonzero(sched.site < 0)
+    if rest.size == 0 or time_limit_s <= 0:
+        return
+    residual = p.residual(rest, *site_loads(p, sched))
+    master = column_generation(residual, greedy(residual), time_limit_s, tol=RESIDUAL_TOL,
+                               prices=prices)
+    if master.x is None:
+        return
+    placed = decode(residual, master.model(), master.x)
+    got = np.flatnonzero(placed.site >= 0)
+    sched.site[rest[got]] = placed.site[got]
+    sched.run[rest[got]] = placed.run[got]
+
+
 def solve_parts(p: Problem, time_limit_s: float, workers: int | None = None
                 ) -> tuple[Schedule, float, list[PartResult]]:
-    """(the parts' rounded plans placed together, the bound of the whole, the part results).
+    """(the parts' and the residual's rounded plans placed together, the bound of the
+    whole, the part results).
 
     `workers` processes (default: one per core) solve the parts; with one, they run in
-    this process. The pilots may use 45 % of the budget, the other parts share the rest; a
-    part out of time keeps what it has (or places nothing) and its jobs are left to the
-    caller's repair.
+    this process. The pilots may use 45 % of the parts' time, the other parts share the
+    rest, and the residual gets the last 30 % of the budget; a part out of time keeps what
+    it has (or places nothing) and its jobs go to the residual, then to the caller's fill.
     """
     t0 = time.monotonic()
     parts = split(p)
@@ -129,13 +163,14 @@ def solve_parts(p: Problem, time_limit_s: float, workers: int | None = None
     pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
             if workers > 1 else None)
     pilots = range(min(PILOTS, len(parts)))
+    parts_s = (1.0 - RESIDUAL_SHARE) * time_limit_s
     try:
         def calls(which: range, prices: Prices | None) -> list[tuple]:
             return [(p.part(parts[i], shares[i]), parts[i], shares[i], prices) for i in which]
 
-        results = _run(pool, workers, calls(pilots, None), t0 + PILOT_SHARE * time_limit_s)
+        results = _run(pool, workers, calls(pilots, None), t0 + PILOT_SHARE * parts_s)
         results += _run(pool, workers, calls(range(len(pilots), len(parts)),
-                                             average_prices(results)), t0 + time_limit_s)
+                                             average_prices(results)), t0 + parts_s)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -144,5 +179,6 @@ def solve_parts(p: Problem, time_limit_s: float, workers: int | None = None
         for j, s, k in zip(r.jobs, r.sites, r.starts, strict=True):
             sched.place(int(j), int(s), slice(int(k), int(k + p.dur_slots[j])))
     prices = average_prices(results)
+    place_residual(p, sched, prices, time_limit_s - (time.monotonic() - t0))
     bound = -math.inf if prices is None else lagrangian_bound(p, prices)
     return sched, bound, results

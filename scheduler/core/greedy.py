@@ -39,7 +39,7 @@ class SiteLoads:
         d = int(p.dur_slots[j])
         kw, g = p.it_kw[j], p.gpus[j]
         marginal = self.points(self.it_kw + kw) - self.points(self.it_kw)
-        bad = ((self.gpus + g > p.gpu_cap[:, None]) | (self.it_kw + kw > p.it_cap_kw + 1e-9))
+        bad = ((self.gpus + g > p.gpu_cap) | (self.it_kw + kw > p.it_cap_kw + 1e-9))
         zero_col = np.zeros((marginal.shape[0], 1))
         csum = np.concatenate([zero_col, np.cumsum(marginal, axis=1)], axis=1)
         cbad = np.concatenate([zero_col, np.cumsum(bad, axis=1)], axis=1)

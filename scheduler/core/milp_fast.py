@@ -130,7 +130,7 @@ def add_site_columns(b: _Builder, p: Problem) -> tuple[np.ndarray, np.ndarray]:
                    p.zero_carbon_cap_kwh.ravel(), integer=False)
     ldef = b.add_rows("site-load-def", 0.0, 0.0, S * T)
     b.add_entries(ldef, L, 1.0)
-    b.add_rows("site-gpu-upper", -np.inf, np.repeat(p.gpu_cap, T), S * T)
+    b.add_rows("site-gpu-upper", -np.inf, p.gpu_cap.ravel(), S * T)
     link = b.add_rows("site-zero-carbon-upper", -np.inf, 0.0, S * T)
     b.add_entries(link, Z, 1.0)
     b.add_entries(link, L, -(p.pue * p.slot_h).ravel())

@@ -74,7 +74,7 @@ def build_pyomo(p: Problem) -> pyo.ConcreteModel:
         terms = running.get((s, t), [])
         if not terms:
             return pyo.Constraint.Skip
-        return sum(g * v for _, g, v in terms) <= int(p.gpu_cap[s])
+        return sum(g * v for _, g, v in terms) <= float(p.gpu_cap[s, t])
 
     @m.Constraint(m.S, m.T)
     def site_zero_carbon_upper(m: pyo.ConcreteModel, s: int, t: int) -> object:

@@ -44,7 +44,7 @@ class Problem:
     it_cap_kw: np.ndarray
     """IT kW allowed: power_cap_kw / PUE."""
     gpu_cap: np.ndarray
-    """GPUs per site (S,)."""
+    """GPUs available per site and slot."""
     # per job (J,)
     it_kw: np.ndarray
     gpus: np.ndarray
@@ -74,13 +74,27 @@ class Problem:
         """The problem of `jobs` (indices) alone on `share` of every site's GPUs, power cap
         and zero-carbon energy: plans of parts whose shares sum to 1 add up to a plan of
         the whole (used to split very large instances)."""
+        return self._subset(jobs, self.gpu_cap * share, self.it_cap_kw * share,
+                            self.zero_carbon_cap_kwh * share)
+
+    def residual(self, jobs: np.ndarray, it_kw: np.ndarray, gpus: np.ndarray) -> Problem:
+        """The problem of `jobs` (indices) in the room other jobs leave: GPUs, IT kW and
+        zero-carbon kWh left beside their loads `it_kw` and `gpus` (S, T). A plan's
+        objective is the others' objective plus the residual plan's, exactly."""
+        return self._subset(jobs, np.maximum(0.0, self.gpu_cap - gpus),
+                            np.maximum(0.0, self.it_cap_kw - it_kw),
+                            np.maximum(0.0, self.zero_carbon_cap_kwh
+                                       - it_kw * self.pue * self.slot_h))
+
+    def _subset(self, jobs: np.ndarray, gpu_cap: np.ndarray, it_cap_kw: np.ndarray,
+                zero_carbon_cap_kwh: np.ndarray) -> Problem:
         return dataclasses.replace(
             self, jobs=tuple(self.jobs[j] for j in jobs), it_kw=self.it_kw[jobs],
             gpus=self.gpus[jobs], dur_slots=self.dur_slots[jobs],
             release_slot=self.release_slot[jobs], deadline_slot=self.deadline_slot[jobs],
             allowed=self.allowed[jobs], home=self.home[jobs],
-            checkpointable=self.checkpointable[jobs], gpu_cap=self.gpu_cap * share,
-            it_cap_kw=self.it_cap_kw * share, zero_carbon_cap_kwh=self.zero_carbon_cap_kwh * share)
+            checkpointable=self.checkpointable[jobs], gpu_cap=gpu_cap, it_cap_kw=it_cap_kw,
+            zero_carbon_cap_kwh=zero_carbon_cap_kwh)
 
     def cost_per_kwh(self) -> np.ndarray:
         """(S, T) objective points per facility kWh before the zero-carbon credit."""
@@ -219,7 +233,7 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
     dur = np.array([max(1, math.ceil(j.duration_h / slot_h - 1e-9)) for j in jobs])
     allowed = np.zeros((len(jobs), len(sites)), dtype=bool)
     home = np.zeros(len(jobs), dtype=int)
-    gpu_cap = np.array([s.gpus for s in sites])
+    site_gpus = np.array([s.gpus for s in sites])
     min_pue = pue.min(axis=1)
     for i, job in enumerate(jobs):
         mask = _allowed_sites(job, sites)
@@ -227,7 +241,7 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
         if job.latency is Latency.CRITICAL:
             mask = np.zeros(len(sites), dtype=bool)
             mask[home[i]] = True
-        fits = mask & (gpu_cap >= job.gpus) & (job.it_kw * min_pue <= cap_kw[:, 0] + 1e-9)
+        fits = mask & (site_gpus >= job.gpus) & (job.it_kw * min_pue <= cap_kw[:, 0] + 1e-9)
         if not fits.any():
             raise InputError(f"job {job.id}", "gpus", job.gpus,
                              f"({job.it_kw:g} kW) fits no allowed site's GPU count or power cap")
@@ -242,7 +256,8 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
         pue=pue, carbon_gco2_per_kwh=carbon, objective_gco2_per_kwh=objective_ci,
         zero_carbon_cap_kwh=share * per_site("curtailment_mw") * 1000.0 * slot_h,
         price_jpy_per_kwh=per_site("price_jpy_per_kwh"), it_cap_kw=cap_kw / pue,
-        gpu_cap=gpu_cap, it_kw=np.array([j.it_kw for j in jobs]),
+        gpu_cap=np.repeat(site_gpus[:, None], T, axis=1).astype(float),
+        it_kw=np.array([j.it_kw for j in jobs]),
         gpus=np.array([j.gpus for j in jobs]), dur_slots=dur, release_slot=rel,
         deadline_slot=ddl, allowed=allowed, home=home,
         checkpointable=np.array([j.checkpointable for j in jobs]),

@@ -114,7 +114,7 @@ def violations(problem: Problem, sched: Schedule, tol: float = 1e-6) -> list[str
     """Every broken hard rule of a schedule, as readable lines (empty = feasible)."""
     out: list[str] = []
     it_kw, gpus = site_loads(problem, sched)
-    for s, t in zip(*np.nonzero(gpus > problem.gpu_cap[:, None] + tol), strict=True):
+    for s, t in zip(*np.nonzero(gpus > problem.gpu_cap + tol), strict=True):
         out.append(f"site {problem.sites[s].id} slot {t}: {gpus[s, t]:g} GPUs > capacity")
     for s, t in zip(*np.nonzero(it_kw > problem.it_cap_kw + tol), strict=True):
         out.append(f"site {problem.sites[s].id} slot {t}: {it_kw[s, t]:g} IT kW > power cap")

@@ -6,8 +6,9 @@ LP-rounded plan (floor the class counts, repair the rest greedily); if that is n
 ends. Instances whose full model would be too large for that (above about 40 jobs on 8 sites
 × 96 slots) get the LP bound by column generation and a plan by price-and-dive instead
 (`colgen`); above about 1,500 jobs the jobs are split into parts whose LPs are solved
-apart and added up (`decompose`). Every plan found also gets a late-job repair (`repair`),
-and the best one single-job moves (`local_search`). The best plan found is returned with
+apart and added up, and the jobs they leave over get one more LP in the room left
+(`decompose`). Every plan found also gets a late-job repair (`repair`), and the best one
+single-job moves (`local_search`). The best plan found is returned with
 the best bound, so the gap is honest.
 """
 
@@ -130,8 +131,9 @@ FULL_MODEL_MAX_NNZ = 500_000
 """Above this estimated matrix size the LP bound comes from column generation."""
 COLGEN_SHARE = 0.55
 """Share of the budget column generation may use (it stops earlier once converged)."""
-PARTS_SHARE = 0.6
-"""Share of the budget the parts of a very large instance may use (`decompose`)."""
+PARTS_SHARE = 0.85
+"""Share of the budget the parts and the residual of a very large instance may use
+(`decompose`); the rest goes to filling in and single-job moves."""
 RELOCATE_SHARE = 0.2
 """Share of the time left after column generation kept for single-job moves at the end."""
 REPAIR_TIME_S = 2.0
@@ -203,9 +205,9 @@ def _relocate_best(p: Problem, plans: _Plans, time_limit_s: float) -> None:
 
 def _solve_by_parts(p: Problem, plans: _Plans, left: Callable[[], float],
                     mip_gap: float) -> tuple[float, float]:
-    """Very large instances: the parts' LP solutions placed together (`decompose`), filled
-    greedily, then single-job moves with the time left. Returns the bound and the parts'
-    seconds."""
+    """Very large instances: the parts' and the residual's LP solutions placed together
+    (`decompose`), filled greedily, then single-job moves with the time left. Returns the
+    bound and the parts' seconds."""
     tb = time.perf_counter()
     sched, bound, _ = solve_parts(p, PARTS_SHARE * left())
     build_s = time.perf_counter() - tb
