@@ -10,16 +10,19 @@ import scheduler.core.solve as solve_module
 from policies.policy import load_policy
 from scheduler.core.colgen import Prices, column_generation, lagrangian_bound
 from scheduler.core.greedy import greedy
+from scheduler.core.milp_fast import build_fast
 from scheduler.core.problem import Problem, build_problem
 from scheduler.core.schedule import Schedule, evaluate, site_loads, violations
 from scheduler.core.solve import Method, solve
+from scheduler.core.solver import LpSession, SolveStatus
 from simulations.instances import random_instance
 
 
-def problem(n_jobs: int, seed: int, checkpointable_share: float = 0.0) -> Problem:
+def problem(n_jobs: int, seed: int, checkpointable_share: float = 0.0,
+            policy: str = "min-carbon") -> Problem:
     inst = random_instance(n_jobs, n_sites=3, n_slots=32, seed=seed,
                            checkpointable_share=checkpointable_share)
-    return build_problem(inst.sites, inst.jobs, inst.forecasts, load_policy("min-carbon"))
+    return build_problem(inst.sites, inst.jobs, inst.forecasts, load_policy(policy))
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -35,6 +38,25 @@ def test_the_lagrangian_bound_equals_the_lp_at_its_duals_and_stays_below_elsewhe
         shaken = Prices(y.load * rng.uniform(0.5, 1.5, y.load.shape),
                         y.gpu * rng.uniform(0.0, 2.0, y.gpu.shape) - rng.uniform(0, 0.1))
         assert lagrangian_bound(p, shaken) <= master.lp_objective + 1e-6
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_lagrangian_bound_stays_below_the_full_models_lp_with_split_runs(seed: int) -> None:
+    # the curtailment reward makes extra resumes of a checkpointable job pay where a slot's
+    # price is negative: the bound must cover runs longer than the job's duration too
+    p = problem(12, seed, checkpointable_share=0.5, policy="follow-the-sun-wind")
+    assert p.checkpointable.sum() >= 3 and p.overhead_slots > 0 and not p.impossible.any()
+    fm = build_fast(p)
+    status, lp, _, y = LpSession(fm.matrix).solve(60)
+    assert status is SolveStatus.OPTIMAL
+    S, T = p.pue.shape
+    (l0, n), (g0, _) = fm.blocks["site-load-def"], fm.blocks["site-gpu-upper"]
+    at_duals = Prices(y[l0:l0 + n].reshape(S, T), y[g0:g0 + n].reshape(S, T))
+    assert lagrangian_bound(p, at_duals) <= lp + 1e-6
+    rng = np.random.default_rng(seed)
+    for scale in (0.01, 0.1, 1.0):
+        prices = Prices(rng.normal(0.0, scale, (S, T)), -rng.uniform(0.0, scale, (S, T)))
+        assert lagrangian_bound(p, prices) <= lp + 1e-6
 
 
 def test_parts_take_shares_that_add_up_and_deal_every_job_once() -> None:

@@ -5,7 +5,8 @@ columns found so far (first those of the greedy plan). Each round prices every
 (class, site, start) against the row duals with cumulative sums and adds the most negative
 ones. The Lagrangian bound z_RMP + Σ_c n_c · min(0, min reduced cost_c) is a valid lower
 bound of the full problem at every round; checkpointable classes are priced by a relaxation
-(their d cheapest slots, no resume overhead), so the bound stays valid for preemptive plans
+(their d cheapest slots, no resume overhead, plus any slot of negative price: extra resumes
+add run slots), so the bound stays valid for preemptive plans
 although the columns added for them are single runs. `lagrangian_bound` gives the same kind
 of bound at any prices (e.g. another instance's duals). `dive` then rounds the master's LP
 solution to an integral plan, pricing new columns as jobs are pushed out of theirs.
@@ -79,14 +80,15 @@ class _Pricer:
             rc = np.where(ok, rc, np.inf)
             flat = rc.reshape(rc.shape[0], -1)
             best[sl] = single[sl] = flat.min(axis=1)
-            # relaxation for checkpointable classes: the d cheapest slots anywhere in the window
+            # relaxation for checkpointable classes: the d cheapest slots anywhere in the
+            # window, and every other slot of negative price (resumes may add run slots)
             ck = np.flatnonzero(self.ckpt[sl])
             if ck.size:
                 qc = np.where((kk[None, None, :] >= self.rel[sl][ck, None, None])
                               & self.allowed[sl][ck, :, None], q[ck], np.inf)
-                qs = np.cumsum(np.sort(qc, axis=2), axis=2)
-                cheapest = np.take_along_axis(qs, (self.d[sl][ck] - 1)[:, None, None]
-                                              .repeat(qs.shape[1], axis=1), axis=2)[:, :, 0]
+                qs = np.sort(qc, axis=2)
+                beyond_d = kk[None, None, :] >= self.d[sl][ck, None, None]
+                cheapest = np.where(beyond_d, np.minimum(qs, 0.0), qs).sum(axis=2)
                 floor_late = pen * np.maximum(0, self.rel[sl][ck] + self.d[sl][ck]
                                               - self.ddl[sl][ck])
                 relaxed = cheapest.min(axis=1) + floor_late - y_assign[sl][ck]
