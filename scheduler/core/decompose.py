@@ -16,10 +16,10 @@ leave. Those jobs form one residual problem in the room the placed jobs leave
 down and placed too, and the caller fills in the rest.
 
 Measured on `random_instance(10000, seed=1)`: the parts' LP optima sum to 0.11–0.17 % above
-the LP of the whole, and the bound at the averaged prices is 0.4 % below it. The parts
-place 8,148 jobs, the residual 1,586 of the other 1,852 (10 s); filled in and improved by
-single-job moves, the plan is 49,893, 0.24 % above the whole's LP (without the residual
-step: 50,204, 0.86 %).
+the LP of the whole, and the bound at the averaged prices is 0.3–0.4 % below it. The parts
+place about 8,150 jobs, the residual about 1,600 of the other 1,850 (10–11 s); filled in
+and improved by single-job moves, the plan is 49,887–49,916, 0.22–0.28 % above the whole's
+LP (without the residual step: 50,204–50,310, 0.86–1.07 %).
 """
 
 from __future__ import annotations
