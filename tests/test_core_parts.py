@@ -49,13 +49,10 @@ def test_the_lagrangian_bound_stays_below_the_full_models_lp_with_split_runs(see
     fm = build_fast(p)
     status, lp, _, y = LpSession(fm.matrix).solve(60)
     assert status is SolveStatus.OPTIMAL
-    S, T = p.pue.shape
-    (l0, n), (g0, _) = fm.blocks["site-load-def"], fm.blocks["site-gpu-upper"]
-    at_duals = Prices(y[l0:l0 + n].reshape(S, T), y[g0:g0 + n].reshape(S, T))
-    assert lagrangian_bound(p, at_duals) <= lp + 1e-6
+    assert lagrangian_bound(p, Prices.from_duals(fm.blocks, y, p.pue.shape)) <= lp + 1e-6
     rng = np.random.default_rng(seed)
     for scale in (0.01, 0.1, 1.0):
-        prices = Prices(rng.normal(0.0, scale, (S, T)), -rng.uniform(0.0, scale, (S, T)))
+        prices = Prices(rng.normal(0.0, scale, p.pue.shape), -rng.uniform(0.0, scale, p.pue.shape))
         assert lagrangian_bound(p, prices) <= lp + 1e-6
 
 

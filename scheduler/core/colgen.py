@@ -116,6 +116,14 @@ class Prices:
     load: np.ndarray
     gpu: np.ndarray
 
+    @classmethod
+    def from_duals(cls, blocks: dict[str, tuple[int, int]], y: np.ndarray,
+                   shape: tuple[int, int]) -> Prices:
+        """The capacity rows' duals among the row duals `y` of a `build_fast` LP with row
+        `blocks`, for (sites, slots) `shape`."""
+        (l0, n), (g0, _) = blocks["site-load-def"], blocks["site-gpu-upper"]
+        return cls(y[l0:l0 + n].reshape(shape), y[g0:g0 + n].reshape(shape))
+
 
 def lagrangian_bound(p: Problem, prices: Prices) -> float:
     """A lower bound on the objective of every plan of `p` (preemptive runs included), valid
@@ -179,9 +187,7 @@ class Master:
     def prices(self) -> Prices:
         """The capacity rows' duals of the last optimal solve."""
         assert self.y is not None
-        S, T = self.p.pue.shape
-        (l0, n), (g0, _) = self.blocks["site-load-def"], self.blocks["site-gpu-upper"]
-        return Prices(self.y[l0:l0 + n].reshape(S, T), self.y[g0:g0 + n].reshape(S, T))
+        return Prices.from_duals(self.blocks, self.y, self.p.pue.shape)
 
     def model(self) -> FastModel:
         """The master as a `FastModel` (same column order as the LP in HiGHS)."""

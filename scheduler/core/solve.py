@@ -8,8 +8,8 @@ ends. Instances whose full model would be too large for that (above about 40 job
 (`colgen`); above about 1,500 jobs the jobs are split into parts whose LPs are solved
 apart and added up, and the jobs they leave over get one more LP in the room left
 (`decompose`). Every plan found also gets a late-job repair (`repair`), and the best one
-single-job moves (`local_search`). The best plan found is returned with
-the best bound, so the gap is honest.
+single-job moves (`local_search`). The best plan found is returned with the best bound, so
+the gap is honest.
 """
 
 from __future__ import annotations
