@@ -6,10 +6,10 @@ columns found so far (first those of the greedy plan). Each round prices every
 ones. The Lagrangian bound z_RMP + Σ_c n_c · min(0, min reduced cost_c) is a valid lower
 bound of the full problem at every round; checkpointable classes are priced by a relaxation
 (their d cheapest slots, no resume overhead, plus any slot of negative price: extra resumes
-add run slots), so the bound stays valid for preemptive plans
-although the columns added for them are single runs. `lagrangian_bound` gives the same kind
-of bound at any prices (e.g. another instance's duals). `dive` then rounds the master's LP
-solution to an integral plan, pricing new columns as jobs are pushed out of theirs.
+add run slots), so the bound stays valid for preemptive plans although the columns added
+for them are single runs. `lagrangian_bound` gives the same kind of bound at any prices
+(e.g. another instance's duals). `dive` then rounds the master's LP solution to an
+integral plan, pricing new columns as jobs are pushed out of theirs.
 """
 
 from __future__ import annotations
