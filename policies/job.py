@@ -34,6 +34,15 @@ class Job:
     home_site: str | None = None
     checkpointable: bool = False
     """May run in pieces (per-slot schedule) at a restart overhead per resume."""
+    running_site: str | None = None
+    """Site the job is running on at the planning time (`site` in jobs.csv); None = pending."""
+    done_h: float = 0.0
+    """Hours of work already done (0 ≤ done_h < duration_h); only the rest is planned."""
+
+    @property
+    def remaining_h(self) -> float:
+        """Hours of work still to do."""
+        return self.duration_h - self.done_h
 
     @property
     def it_kw(self) -> float:

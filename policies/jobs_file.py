@@ -1,5 +1,6 @@
 """Read `jobs.csv`: `id, gpus, kw_per_gpu, duration_h, release, deadline, latency,
-allowed_sites, home_site, checkpointable` (times ISO 8601 with offset)."""
+allowed_sites, home_site, checkpointable, site, done_h` (times ISO 8601 with offset;
+`site` and `done_h` describe a job already running at the planning time)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from policies.errors import InputError
 from policies.job import Job, Latency
 
 COLUMNS = ("id", "gpus", "kw_per_gpu", "duration_h", "release", "deadline", "latency",
-           "allowed_sites", "home_site", "checkpointable")
-OPTIONAL = {"latency": "tolerant", "allowed_sites": "", "home_site": "", "checkpointable": "false"}
+           "allowed_sites", "home_site", "checkpointable", "site", "done_h")
+OPTIONAL = {"latency": "tolerant", "allowed_sites": "", "home_site": "", "checkpointable": "false",
+            "site": "", "done_h": "0"}
 TRUE = {"true", "1", "yes"}
 FALSE = {"false", "0", "no", ""}
 
@@ -72,6 +74,7 @@ def read_jobs_csv(path: str | Path) -> list[Job]:
         i = int(np.flatnonzero(bad_ck.to_numpy())[0])
         raise InputError(f"{src} row {i + 2} (job {ids.iloc[i]})", "checkpointable",
                          df["checkpointable"].iloc[i], "must be true or false")
+    done = _done_hours(src, df, ids, dur)
     jobs = []
     for i in range(len(df)):
         allowed = tuple(t.strip() for t in df["allowed_sites"].iloc[i].split(";") if t.strip())
@@ -81,8 +84,22 @@ def read_jobs_csv(path: str | Path) -> list[Job]:
             release=release.iloc[i].to_pydatetime(), deadline=deadline.iloc[i].to_pydatetime(),
             latency=Latency(latency.iloc[i]), allowed_sites=allowed, home_site=home,
             checkpointable=ckpt.iloc[i] in TRUE,
+            running_site=df["site"].iloc[i].strip() or None, done_h=float(done[i]),
         ))
     return jobs
+
+
+def _done_hours(src: str, df: pd.DataFrame, ids: pd.Series, duration_h: np.ndarray
+                ) -> np.ndarray:
+    """`done_h` per row: 0 ≤ done_h < duration_h (empty = 0)."""
+    text = df["done_h"].str.strip().replace("", "0")
+    done = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(done) | (done < 0) | (done >= duration_h)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{src} row {i + 2} (job {ids.iloc[i]})", "done_h", df["done_h"].iloc[i],
+                         f"must be a number with 0 ≤ done_h < duration_h ({duration_h[i]:g})")
+    return done
 
 
 def write_jobs_csv(jobs: list[Job], path: str | Path) -> None:

@@ -25,7 +25,8 @@ class Policy:
     """Objective weights (in objective points) and planning options.
 
     Objective = carbon_weight_per_kg × kg-CO2 + cost_weight_per_jpy × JPY
-    − curtailment_reward_per_kwh × curtailed kWh absorbed + lateness_penalty_per_h × job-hours late.
+    − curtailment_reward_per_kwh × curtailed kWh absorbed + lateness_penalty_per_h × job-hours late
+    + min_limit_penalty_per_kwh × kWh short of minimum limits.
     """
 
     name: str = "min-carbon"
@@ -37,11 +38,13 @@ class Policy:
     """Points per job-hour finished after the deadline; must dominate the other terms."""
     restart_overhead_h: float = 0.25
     """Extra run time per resume of a checkpointable job, hours."""
+    min_limit_penalty_per_kwh: float = 10.0
+    """Points per facility kWh below a `min_facility_kw` limit (an up-DR commitment)."""
     carbon_signal: CarbonSignal = CarbonSignal.AVERAGE
 
 
 NUMERIC = ("carbon_weight_per_kg", "cost_weight_per_jpy", "curtailment_reward_per_kwh",
-           "lateness_penalty_per_h", "restart_overhead_h")
+           "lateness_penalty_per_h", "restart_overhead_h", "min_limit_penalty_per_kwh")
 
 
 def builtin_policies() -> list[str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -13,11 +15,13 @@ from rich.table import Table
 from forecasts.csv_file import read_forecast_csv
 from policies.errors import InputError
 from policies.jobs_file import read_jobs_csv
+from policies.limits import read_limits_csv
 from policies.policy import load_policy
 from policies.sites_file import read_sites_yaml
-from scheduler.core.plan import Plan, make_plan, plan_to_json
-from scheduler.core.problem import build_problem
-from scheduler.core.solve import Builder, Method, solve
+from scheduler.core.plan import Plan
+from scheduler.core.planner import PlanConfig, Planner
+from scheduler.core.solve import DEFAULT_MIP_GAP, Builder, Method
+from scheduler.plan_file import read_plan_json, write_plan_json
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "simulations" / "examples"
 
@@ -53,14 +57,21 @@ def print_plan(plan: Plan, console: Console, tz: str, max_jobs: int) -> None:
         if len(jobs) > max_jobs:
             table.add_row(f"… {len(jobs) - max_jobs} more", "", "", "", "")
         console.print(table)
-    unplaced = by_site.get(None, [])
+    unplaced = [jp for jp in by_site.get(None, []) if not jp.deferred]
+    deferred = [jp for jp in by_site.get(None, []) if jp.deferred]
     late = [jp.id for jp in plan.jobs if jp.late and jp.site is not None]
     if late:
         console.print(f"[yellow]{len(late)} job(s) finish after their deadline:[/] "
                       + ", ".join(late[:20]))
+    if deferred:
+        console.print(f"{len(deferred)} job(s) deferred to a later plan (due after the "
+                      "horizon): " + ", ".join(jp.id for jp in deferred[:20]))
     if unplaced:
-        console.print(f"[red]{len(unplaced)} job(s) fit nowhere in the horizon (kept for the "
-                      "next plan):[/] " + ", ".join(jp.id for jp in unplaced[:20]))
+        console.print(f"[red]{len(unplaced)} job(s) not placed (kept for the next plan):[/] "
+                      + "; ".join(f"{jp.id} ({jp.note})" for jp in unplaced[:20]))
+    for x in plan.limit_shortfalls[:20]:
+        console.print(f"[yellow]limit not met:[/] site {x.site} {_fmt(x.start, tz)}: "
+                      f"{x.kw:,.1f} kW {'above the max' if x.kind == 'max' else 'below the min'}")
     s = Table(title="summary", title_justify="left", show_header=False)
     saving = plan.saving_kg_co2
     pct = 100.0 * saving / plan.baseline_kg_co2 if plan.baseline_kg_co2 else 0.0
@@ -76,9 +87,47 @@ def print_plan(plan: Plan, console: Console, tz: str, max_jobs: int) -> None:
         ("method / status", f"{plan.method} / {plan.status}"),
         ("time", f"build {plan.build_seconds:.2f} s, solve {plan.solve_seconds:.2f} s"),
     ]
+    if plan.changed_jobs is not None:
+        rows.append(("changed jobs (vs previous plan)", f"{plan.changed_jobs}"))
+    if plan.forecast_stale:
+        rows.append(("forecast", "[yellow]STALE[/] (a provider's last good forecast)"))
     for k, v in rows:
         s.add_row(k, v)
     console.print(s)
+
+
+def _check_options(time_limit: float, mip_gap: float, tz: str, out: Path | None,
+                   freeze_minutes: float, max_jobs: int) -> None:
+    """Refuse bad option values before any work (not after solving)."""
+    if time_limit <= 0:
+        raise InputError("--time-limit", "time_limit", time_limit, "must be > 0")
+    if not 0 <= mip_gap < 1:
+        raise InputError("--mip-gap", "mip_gap", mip_gap, "must be ≥ 0 and < 1")
+    if freeze_minutes < 0:
+        raise InputError("--freeze-minutes", "freeze_minutes", freeze_minutes, "must be ≥ 0")
+    if max_jobs < 0:
+        raise InputError("--max-jobs", "max_jobs", max_jobs, "must be ≥ 0")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError("--tz", "tz", tz, "unknown time zone (e.g. UTC, Asia/Tokyo)") from None
+    if out is not None:
+        if out.is_dir():
+            raise InputError("--out", "out", str(out), "is a folder; give a file name")
+        if not out.parent.is_dir():
+            raise InputError("--out", "out", str(out), f"folder {out.parent} does not exist")
+
+
+def _parse_now(now: str | None) -> datetime | None:
+    if now is None:
+        return None
+    try:
+        ts = pd.Timestamp(now)
+    except ValueError:
+        raise InputError("--now", "now", now, "not an ISO 8601 time") from None
+    if ts.tzinfo is None:
+        raise InputError("--now", "now", now, "has no UTC offset") from None
+    return ts.tz_convert("UTC").to_pydatetime()
 
 
 def plan_command(
@@ -89,24 +138,35 @@ def plan_command(
     = "min-carbon",
     method: Annotated[Method, typer.Option(help="planner")] = Method.MILP,
     time_limit: Annotated[float, typer.Option(help="wall-clock budget, seconds")] = 60.0,
-    mip_gap: Annotated[float, typer.Option(help="stop when within this relative gap")] = 1e-4,
+    mip_gap: Annotated[float, typer.Option(help="stop once the plan is proven within this "
+                                           "relative gap")] = DEFAULT_MIP_GAP,
     builder: Annotated[Builder, typer.Option(help="MILP builder")] = Builder.FAST,
+    now: Annotated[str | None, typer.Option(help="plan from this time (ISO 8601 with offset):"
+                                            " the horizon starts at its slot")] = None,
+    limits: Annotated[Path | None, typer.Option(help="limits.csv: facility-kW limits per site "
+                                                "and time window")] = None,
+    previous: Annotated[Path | None, typer.Option(help="plan.json being replaced (warm start,"
+                                                  " churn count)")] = None,
+    freeze_minutes: Annotated[float, typer.Option(help="keep the previous plan's decisions for "
+                                                  "jobs starting this soon after --now")] = 0.0,
+    deterministic: Annotated[bool, typer.Option(help="work limits instead of the clock: the "
+                                                "same plan on any machine")] = False,
     out: Annotated[Path | None, typer.Option(help="write plan.json here")] = None,
     tz: Annotated[str, typer.Option(help="time zone for printed times")] = "UTC",
     max_jobs: Annotated[int, typer.Option(help="jobs listed per site")] = 30,
 ) -> None:
     """Plan where and when each job runs; compare with the carbon-agnostic baseline."""
     try:
-        pol = load_policy(policy)
-        problem = build_problem(read_sites_yaml(sites), read_jobs_csv(jobs),
-                                read_forecast_csv(forecast), pol)
+        _check_options(time_limit, mip_gap, tz, out, freeze_minutes, max_jobs)
+        planner = Planner(read_sites_yaml(sites), load_policy(policy), PlanConfig(
+            method=method, time_limit_s=time_limit, mip_gap=mip_gap, builder=builder,
+            deterministic=deterministic, freeze_minutes=freeze_minutes))
+        plan = planner.replan(
+            _parse_now(now), read_jobs_csv(jobs), read_forecast_csv(forecast),
+            read_limits_csv(limits) if limits is not None else (),
+            previous=read_plan_json(previous) if previous is not None else None)
     except InputError as err:
         raise fail(err) from None
-    if time_limit <= 0:
-        raise fail(InputError("--time-limit", "time_limit", time_limit, "must be > 0"))
-    outcome = solve(problem, method, time_limit_s=time_limit, mip_gap=mip_gap, builder=builder)
-    baseline = solve(problem, Method.ASAP)
-    plan = make_plan(problem, outcome, baseline)
     print_plan(plan, Console(), tz, max_jobs)
     if out is not None:
-        out.write_text(json.dumps(plan_to_json(plan), indent=1))
+        write_plan_json(plan, out)

@@ -122,14 +122,25 @@ def test_bad_input_gets_a_one_line_error_naming_field_and_value_and_exit_code_2(
     assert "Traceback" not in stdout + stderr
 
 
-def test_a_forecast_that_does_not_cover_the_horizon_is_refused(tmp_path: Path) -> None:
+def test_jobs_due_after_the_forecast_end_are_planned_inside_it_or_deferred_not_late(
+        tmp_path: Path) -> None:
     files = _copy_examples(tmp_path)
     rows = files["forecast.csv"].read_text().splitlines()
     files["forecast.csv"].write_text("\n".join(r for r in rows if "2026-05-04T1" not in r))
+    out = tmp_path / "plan.json"
     code, _, stderr = run("plan", "--sites", str(files["sites.yaml"]), "--forecast",
-                          str(files["forecast.csv"]))
-    assert code == 2
-    assert "does not cover the horizon" in stderr and "end=" in stderr
+                               str(files["forecast.csv"]), "--out", str(out))
+    assert code == 0, stderr
+    doc = json.loads(out.read_text())
+    end = max(s["start"] for s in doc["sites"][0]["slots"])
+    assert end < "2026-05-04T10:00:00+00:00"
+    jobs = {j["id"]: j for j in doc["jobs"]}
+    assert len(jobs) == 32  # nobody is lost
+    for j in jobs.values():
+        assert j["site"] is not None or j["deferred"], j
+        assert not (j["deferred"] and j["late"]), j
+        for seg in j["segments"]:
+            assert seg["end"] <= "2026-05-04T10:00:00+00:00"
 
 
 def test_invalid_policy_yaml_names_file_field_and_value(tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policies.policy import load_policy
-from scheduler.core.plan import make_plan, plan_to_json
+from scheduler.core.plan import make_plan
 from scheduler.core.problem import build_problem
 from scheduler.core.solve import Method, solve
+from scheduler.plan_file import plan_to_json
 from simulations.instances import Instance, random_instance
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scheduler.core.milp_fast import FastModel, build_fast, job_classes, ragged
+from scheduler.core.milp_fast import FastModel, build_fast, class_of, job_classes, ragged
 from scheduler.core.problem import Problem
 from scheduler.core.schedule import Schedule
 from scheduler.core.solver import LpSession, SolveStatus
@@ -30,12 +30,10 @@ CHUNK = 2048  # classes priced at once (bounds memory to CHUNK × S × T floats)
 def schedule_options(p: Problem, classes: list[np.ndarray], sched: Schedule
                      ) -> set[tuple[int, int, int]]:
     """The (class, site, start) columns a single-run schedule uses."""
-    job_class = np.full(len(p.jobs), -1)
-    for c, cl in enumerate(classes):
-        job_class[cl] = c
-    end = sched.end_slot()
+    job_class = class_of(len(p.jobs), classes)
+    first = sched.start_slot()
     placed = np.flatnonzero(sched.site >= 0)
-    return {(int(job_class[j]), int(sched.site[j]), int(end[j] - p.dur_slots[j]))
+    return {(int(job_class[j]), int(sched.site[j]), int(first[j]))
             for j in placed if len(sched.segments(int(j))) == 1}
 
 
@@ -130,18 +128,24 @@ def lagrangian_bound(p: Problem, prices: Prices) -> float:
     for any `prices` with gpu ≤ 0: the capacity rows are relaxed into the objective, each
     class then takes its cheapest option (a start, or staying unplaced) and each site slot
     its cheapest IT kW. Equals the LP bound at the LP's optimal duals."""
-    pricer = _Pricer(p, job_classes(p, np.arange(len(p.jobs))))
+    classes = job_classes(p, np.arange(len(p.jobs)))
+    pricer = _Pricer(p, classes)
     gpu = np.minimum(prices.gpu, 0.0)
     best, _, _ = pricer.price(np.zeros(len(pricer.n)), prices.load, gpu, 0, None)
-    unplaced = p.policy.lateness_penalty_per_h * p.n_slots * p.slot_h
+    unplaced = p.unplaced_points[[cl[0] for cl in classes]] if classes else np.zeros(0)
     jobs = float((pricer.n * np.minimum(unplaced, best)).sum())
-    # site slot: min over 0 ≤ L ≤ cap of (cost − load dual)·L − credit·min(zero cap, kWh of L)
+    # site slot: min over 0 ≤ L ≤ cap of its points less the load dual · L; the function is
+    # piecewise linear, so its minimum lies at 0, the cap or a knee (zero-carbon, minimum)
     kwh_per_kw = p.pue * p.slot_h
     credit = np.maximum(p.credit_per_zero_kwh(), 0.0)
-    knee = np.minimum(p.zero_carbon_cap_kwh / kwh_per_kw, p.it_cap_kw)
+    penalty = p.policy.min_limit_penalty_per_kwh
+    knees = (np.zeros_like(p.it_cap_kw), p.it_cap_kw,
+             np.minimum(p.zero_carbon_cap_kwh / kwh_per_kw, p.it_cap_kw),
+             np.minimum(p.min_facility_kwh / kwh_per_kw, p.it_cap_kw))
     sites = np.min([(p.cost_per_kwh() * kwh_per_kw - prices.load) * L
                     - credit * np.minimum(p.zero_carbon_cap_kwh, kwh_per_kw * L)
-                    for L in (np.zeros_like(knee), knee, p.it_cap_kw)], axis=0)
+                    + penalty * np.maximum(0.0, p.min_facility_kwh - kwh_per_kw * L)
+                    for L in knees], axis=0)
     return jobs + float(sites.sum()) + float((gpu * p.gpu_cap).sum())
 
 

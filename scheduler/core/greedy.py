@@ -1,15 +1,17 @@
 """Two fast planners: `greedy` (carbon-aware, deadline order) and `asap` (carbon-agnostic).
 
 Both place every job as one contiguous run (a checkpointable job simply is not split) and
-respect GPU and power caps. A job that fits nowhere in the horizon stays UNPLACED and is
-reported, never silently dropped.
+respect GPU and power caps. A job with a fixed decision keeps it and a running
+checkpointable job continues where it runs (the MILP alone weighs pausing or moving it).
+A job that fits nowhere in the horizon stays UNPLACED and is reported, never silently
+dropped.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from scheduler.core.problem import Problem
+from scheduler.core.problem import NOT_FIXED, Problem
 from scheduler.core.schedule import Schedule, site_loads
 
 
@@ -24,14 +26,7 @@ class SiteLoads:
             self.it_kw, self.gpus = np.zeros((S, T)), np.zeros((S, T))
         else:
             self.it_kw, self.gpus = site_loads(problem, sched)
-        self.kwh_per_kw = problem.pue * problem.slot_h
-        self.cost = problem.cost_per_kwh()
-        self.credit = problem.credit_per_zero_kwh()
-
-    def points(self, it_kw: np.ndarray) -> np.ndarray:
-        facility = it_kw * self.kwh_per_kw
-        zero = np.minimum(facility, self.p.zero_carbon_cap_kwh)
-        return self.cost * facility - self.credit * zero
+        self.points = problem.site_points
 
     def options(self, j: int) -> tuple[np.ndarray, np.ndarray]:
         """(S, K) points and feasibility of starting job j at slot k on site s (K = T−D+1)."""
@@ -48,6 +43,11 @@ class SiteLoads:
         K = ok.shape[1]
         ok[:, : min(K, int(p.release_slot[j]))] = False
         ok &= p.allowed[j][:, None]
+        only = _only_option(p, j)
+        if only is not None:
+            keep = np.zeros_like(ok)
+            keep[only] = ok[only] if only[1] < K else False
+            ok = keep
         window_points = window_points + p.lateness_points(np.arange(K) + d, j)[None, :]
         return window_points, ok
 
@@ -57,16 +57,32 @@ class SiteLoads:
         self.gpus[s, slots] += sign * self.p.gpus[j]
 
 
+def _only_option(p: Problem, j: int) -> tuple[int, int] | None:
+    """The one (site, start) a one-piece heuristic may give job j, if it is bound to one:
+    its fixed decision, or continuing where it runs now."""
+    if p.fixed_site[j] != NOT_FIXED:
+        return int(p.fixed_site[j]), int(p.fixed_start[j])
+    if p.continue_site[j] != NOT_FIXED:
+        return int(p.continue_site[j]), 0
+    return None
+
+
+def placement_order(p: Problem) -> np.ndarray:
+    """Job indices in the order heuristics place them: fixed and running jobs first, then by
+    deadline, release and index (deterministic)."""
+    bound = (p.fixed_site == NOT_FIXED) & (p.continue_site == NOT_FIXED)
+    return np.lexsort((np.arange(len(p.jobs)), p.release_slot, p.deadline_slot, bound))
+
+
 def greedy(problem: Problem, start: Schedule | None = None) -> Schedule:
     """Each job, in deadline order, takes its lowest-objective feasible (site, start).
 
     With `start`, its placed jobs stay where they are and only the unplaced ones are added
     (the repair step after LP rounding).
     """
-    sched = Schedule.empty(problem) if start is None else Schedule(start.site.copy(),
-                                                                     start.run.copy())
+    sched = Schedule.empty(problem) if start is None else start.copy()
     loads = SiteLoads(problem, sched)
-    order = np.lexsort((problem.release_slot, problem.deadline_slot))
+    order = placement_order(problem)
     for j in order[sched.site[order] < 0]:
         pts, ok = loads.options(int(j))
         if not ok.any():
@@ -74,6 +90,8 @@ def greedy(problem: Problem, start: Schedule | None = None) -> Schedule:
         masked = np.where(ok, pts, np.inf)
         # earliest start wins ties: scan starts first, then sites
         k, s = np.unravel_index(np.argmin(masked.T), masked.T.shape)
+        if masked[s, k] >= problem.unplaced_points[j]:
+            continue  # leaving it for a later plan is cheaper (a deferrable job)
         slots = slice(int(k), int(k) + int(problem.dur_slots[j]))
         loads.add(int(j), int(s), slots)
         sched.place(int(j), int(s), slots)
@@ -84,9 +102,12 @@ def asap(problem: Problem) -> Schedule:
     """Carbon-agnostic baseline: each job, in release order, at its home site, earliest start."""
     sched = Schedule.empty(problem)
     loads = SiteLoads(problem)
-    for j in np.lexsort((problem.deadline_slot, problem.release_slot)):
+    bound = (problem.fixed_site == NOT_FIXED) & (problem.continue_site == NOT_FIXED)
+    for j in np.lexsort((np.arange(len(problem.jobs)), problem.deadline_slot,
+                         problem.release_slot, bound)):
         _, ok = loads.options(int(j))
-        s = int(problem.home[j])
+        only = _only_option(problem, int(j))
+        s = int(problem.home[j]) if only is None else only[0]
         starts = np.flatnonzero(ok[s])
         if starts.size == 0:
             continue

@@ -5,7 +5,6 @@ elsewhere once the others have settled. Each sweep takes every job that runs as 
 (in a seeded random order) off the loads, and puts it back at its lowest-objective
 feasible start — its own start unless another is strictly cheaper. Every move lowers the
 objective by exactly its gain, so the plan never gets worse and stays feasible.
-Measured: about 1.3 s per sweep over 10,000 jobs on 8 sites × 96 slots.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import time
 import numpy as np
 
 from scheduler.core.greedy import SiteLoads
-from scheduler.core.problem import Problem
+from scheduler.core.problem import NOT_FIXED, Problem
 from scheduler.core.schedule import Schedule
 
 MIN_GAIN = 1e-7
@@ -26,11 +25,12 @@ def relocate(p: Problem, sched: Schedule, time_limit_s: float, seed: int = 0) ->
     """`sched` improved by single-job moves within `time_limit_s` seconds (a new Schedule,
     or `sched` itself when no move gains)."""
     t0 = time.perf_counter()
-    out = Schedule(sched.site.copy(), sched.run.copy())
+    out = sched.copy()
     loads = SiteLoads(p, out)
     end = out.end_slot()
     one_piece = (out.site >= 0) & (out.run.sum(axis=1) == end - out.run.argmax(axis=1))
-    movable = np.flatnonzero(one_piece & (out.run.sum(axis=1) == p.dur_slots))
+    free = (p.fixed_site == NOT_FIXED) & (p.continue_site == NOT_FIXED)
+    movable = np.flatnonzero(one_piece & free & (out.run.sum(axis=1) == p.dur_slots))
     rng = np.random.default_rng(seed)
     moved_any = False
     while time.perf_counter() - t0 < time_limit_s:

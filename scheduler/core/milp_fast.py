@@ -7,11 +7,14 @@ identical sweeps is one class; jobs with individual windows stay classes of one)
 Checkpointable jobs are modelled one by one (or as classes of single runs when
 `preemptive=False`, as column generation uses).
 
-Columns: fixed-start counts x[c,s,k] · site IT kW L[s,t] · zero-carbon kWh Z[s,t] ·
-unplaced slack u[c] · checkpointable: site z[j,s], run r[j,s,t], resume y[j,s,t], lateness h[j].
+Columns: fixed-start counts x[c,s,k] · site IT kW L[s,t] · zero-carbon kWh Z[s,t] · kWh
+short of a minimum limit M[s,t] · unplaced slack u[c] · checkpointable: site z[j,s], run
+r[j,s,t], resume y[j,s,t], lateness h[j].
 Rows (named `{entity}-{rule}`): class-assign, site-load-def, site-gpu-upper,
-site-zero-carbon-upper, job-run-site-upper, job-resume-lower, job-work,
+site-zero-carbon-upper, site-min-limit-lower, job-run-site-upper, job-resume-lower, job-work,
 job-resume-upper-run, job-resume-upper-idle, job-first-start-lower, job-lateness-lower.
+A running checkpointable job's work row waives its restart overhead when it runs in slot 0
+on the site it runs on now (it simply continues).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import numpy as np
 from scipy import sparse
 
 from scheduler.core.problem import Problem
-from scheduler.core.schedule import Schedule
+from scheduler.core.schedule import Schedule, account, site_loads
 from scheduler.core.solver import MatrixModel
 
 
@@ -80,38 +83,63 @@ class _Builder:
 
 
 @dataclass(frozen=True)
+class StartColumns:
+    """The x[c,s,k] columns (parallel arrays): matrix column, class, site, start slot."""
+
+    col: np.ndarray
+    cls: np.ndarray
+    site: np.ndarray
+    start: np.ndarray
+
+
+@dataclass(frozen=True)
+class SlotColumns:
+    """Checkpointable jobs modelled slot by slot (parallel arrays per column kind): the
+    jobs; site choices z (matrix column, job, site); runs r (matrix column, job, site, slot)."""
+
+    jobs: np.ndarray
+    site_col: np.ndarray
+    site_job: np.ndarray
+    site_site: np.ndarray
+    run_col: np.ndarray
+    run_job: np.ndarray
+    run_site: np.ndarray
+    run_slot: np.ndarray
+
+
+@dataclass(frozen=True)
 class FastModel:
     """The matrix plus what is needed to turn a solution back into a `Schedule`."""
 
     matrix: MatrixModel
     class_jobs: list[np.ndarray]
-    fx_col: np.ndarray
-    fx_class: np.ndarray
-    fx_site: np.ndarray
-    fx_start: np.ndarray
-    ck_jobs: np.ndarray
-    ck_z_col: np.ndarray
-    ck_z_job: np.ndarray
-    ck_z_site: np.ndarray
-    ck_r_col: np.ndarray
-    ck_r_job: np.ndarray
-    ck_r_site: np.ndarray
-    ck_r_slot: np.ndarray
+    starts: StartColumns
+    slots: SlotColumns
     blocks: dict[str, tuple[int, int]]
 
 
 def job_classes(p: Problem, jobs: np.ndarray) -> list[np.ndarray]:
-    """Group interchangeable jobs (same duration, window, GPUs, kW, sites, checkpointable)."""
+    """Group interchangeable jobs (same duration, window, GPUs, kW, sites, checkpointable,
+    and live state: fixed or running site), each class in ascending job order."""
     if jobs.size == 0:
         return []
     sites_bits = p.allowed[jobs] @ (1 << np.arange(p.allowed.shape[1], dtype=np.int64))
     key = np.stack([p.dur_slots[jobs], p.release_slot[jobs], p.deadline_slot[jobs],
                     p.gpus[jobs], np.round(p.it_kw[jobs] * 1e6).astype(np.int64),
-                    sites_bits, p.checkpointable[jobs]], axis=1)
+                    sites_bits, p.checkpointable[jobs], p.fixed_site[jobs],
+                    p.fixed_start[jobs], p.continue_site[jobs]], axis=1)
     _, inverse = np.unique(key, axis=0, return_inverse=True)
     order = np.argsort(inverse, kind="stable")
     splits = np.flatnonzero(np.diff(inverse[order])) + 1
     return np.split(jobs[order], splits)
+
+
+def class_of(n_jobs: int, classes: list[np.ndarray]) -> np.ndarray:
+    """(n_jobs,) class index of every job (−1 for jobs in no class)."""
+    out = np.full(n_jobs, -1)
+    for c, cl in enumerate(classes):
+        out[cl] = c
+    return out
 
 
 def ragged(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +162,21 @@ def add_site_columns(b: _Builder, p: Problem) -> tuple[np.ndarray, np.ndarray]:
     link = b.add_rows("site-zero-carbon-upper", -np.inf, 0.0, S * T)
     b.add_entries(link, Z, 1.0)
     b.add_entries(link, L, -(p.pue * p.slot_h).ravel())
+    add_min_limits(b, p, L)
     return ldef, ldef + S * T
+
+
+def add_min_limits(b: _Builder, p: Problem, L: np.ndarray) -> None:
+    """M[s,t] kWh short of a minimum limit, penalised: facility kWh + M ≥ minimum."""
+    where = np.flatnonzero(p.min_facility_kwh.ravel() > 0)
+    if where.size == 0:
+        return
+    need = p.min_facility_kwh.ravel()[where]
+    M = b.add_cols("site-min-short-kwh", np.full(where.size, p.policy.min_limit_penalty_per_kwh),
+                   0.0, need, integer=False)
+    rows = b.add_rows("site-min-limit-lower", need, np.inf, where.size)
+    b.add_entries(rows, M, 1.0)
+    b.add_entries(rows, L[where], (p.pue * p.slot_h).ravel()[where])
 
 
 def all_start_options(p: Problem, classes: list[np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -147,6 +189,14 @@ def all_start_options(p: Problem, classes: list[np.ndarray]) -> tuple[np.ndarray
     c_of, s_of = cls_site[:, 0], cls_site[:, 1]
     first = p.release_slot[rep[c_of]]
     n_starts = np.maximum(0, p.n_slots - p.dur_slots[rep[c_of]] - first + 1)
+    # bound to one option: a fixed decision, or a running job continuing (one piece)
+    fixed, running = p.fixed_site[rep[c_of]], p.continue_site[rep[c_of]]
+    only_site = np.where(fixed >= 0, fixed, running)
+    only_start = np.where(fixed >= 0, p.fixed_start[rep[c_of]], 0)
+    bound = only_site >= 0
+    n_starts = np.where(bound, (only_site == s_of) & (only_start + p.dur_slots[rep[c_of]]
+                                                      <= p.n_slots), n_starts).astype(int)
+    first = np.where(bound, only_start, first)
     pair, start = ragged(first, n_starts)
     return c_of[pair], s_of[pair], start
 
@@ -161,9 +211,7 @@ def add_fixed_start_classes(b: _Builder, p: Problem, classes: list[np.ndarray],
     rep = np.array([cl[0] for cl in classes])
     count = np.array([len(cl) for cl in classes], dtype=float)
     assign = b.add_rows("class-assign", count, count, len(classes))
-    unplaced_points = p.policy.lateness_penalty_per_h * T * p.slot_h
-    u = b.add_cols("class-unplaced", np.full(len(classes), unplaced_points), 0.0, count,
-                   integer=True)
+    u = b.add_cols("class-unplaced", p.unplaced_points[rep], 0.0, count, integer=True)
     b.add_entries(assign, u, 1.0)
     fx_class, fx_site, start = options
     jrep = rep[fx_class]
@@ -185,8 +233,7 @@ def add_checkpointable_jobs(b: _Builder, p: Problem, jobs: np.ndarray, ldef0: in
     if jobs.size == 0:
         return (empty,) * 7
     assign = b.add_rows("job-assign", 1.0, 1.0, len(jobs))
-    unplaced_points = p.policy.lateness_penalty_per_h * T * p.slot_h
-    u = b.add_cols("job-unplaced", np.full(len(jobs), unplaced_points), 0.0, 1.0, integer=True)
+    u = b.add_cols("job-unplaced", p.unplaced_points[jobs], 0.0, 1.0, integer=True)
     b.add_entries(assign, u, 1.0)
     js = np.argwhere(p.allowed[jobs])  # (job position, site)
     z_pos, z_site = js[:, 0], js[:, 1]
@@ -203,7 +250,11 @@ def add_checkpointable_jobs(b: _Builder, p: Problem, jobs: np.ndarray, ldef0: in
     b.add_entries(up, z[zi], -1.0)
     work = b.add_rows("job-work", 0.0, 0.0, len(z))
     b.add_entries(work[zi], r, 1.0)
-    b.add_entries(work, z, -(p.dur_slots[jobs[z_pos]] - o).astype(float))
+    extra = p.resume_slots[jobs[z_pos]]
+    b.add_entries(work, z, -(p.dur_slots[jobs[z_pos]] + extra - o).astype(float))
+    # a running job that continues on its site in slot 0 does not pay its restart overhead
+    goes_on = (extra[zi] > 0) & (slot == 0) & (z_site[zi] == p.continue_site[j_of])
+    b.add_entries(work[zi[goes_on]], r[goes_on], extra[zi[goes_on]].astype(float))
     if o > 0:
         y = b.add_cols("job-resume", np.zeros(len(r)), 0.0, 1.0, integer=False)
         res = b.add_rows("job-resume-lower", -np.inf, 0.0, len(r))
@@ -248,32 +299,38 @@ def build_fast(p: Problem, *, preemptive: bool = True,
     classes = job_classes(p, everyone[~preempt])
     if options is None:
         options = all_start_options(p, classes)
-    fx_col = add_fixed_start_classes(b, p, classes, options, ldef0, gpu0)
-    ck_jobs = everyone[preempt]
-    z, z_job, z_site, r, r_job, r_site, r_slot = add_checkpointable_jobs(b, p, ck_jobs, ldef0,
-                                                                         gpu0)
-    return FastModel(b.matrix(), classes, fx_col, *options, ck_jobs, z, z_job, z_site, r,
-                     r_job, r_site, r_slot, dict(b.blocks))
+    x = add_fixed_start_classes(b, p, classes, options, ldef0, gpu0)
+    split = everyone[preempt]
+    slot_cols = add_checkpointable_jobs(b, p, split, ldef0, gpu0)
+    return FastModel(b.matrix(), classes, StartColumns(x, *options),
+                     SlotColumns(split, *slot_cols), dict(b.blocks))
 
 
 def decode(p: Problem, fm: FastModel, x: np.ndarray) -> Schedule:
-    """A (possibly fractional) solution → Schedule; fractional parts are left unplaced."""
+    """A (possibly fractional) solution → Schedule; fractional parts are left unplaced.
+
+    Within a class, jobs in ascending index order take the options in ascending (start,
+    site) order, so equal solutions always decode to the same schedule."""
     sched = Schedule.empty(p)
-    counts = np.floor(x[fm.fx_col] + 1e-6).astype(int)
+    st = fm.starts
+    counts = np.floor(x[st.col] + 1e-6).astype(int)
     pools = [list(cl) for cl in fm.class_jobs]
-    for i in np.flatnonzero(counts > 0):
-        pool = pools[fm.fx_class[i]]
-        k, d = int(fm.fx_start[i]), None
+    taken = np.flatnonzero(counts > 0)
+    for i in taken[np.lexsort((st.site[taken], st.start[taken]))]:
+        pool = pools[st.cls[i]]
+        k = int(st.start[i])
         for _ in range(min(counts[i], len(pool))):
-            j = pool.pop()
-            d = int(p.dur_slots[j])
-            sched.place(j, int(fm.fx_site[i]), slice(k, k + d))
-    z_on = x[fm.ck_z_col] > 1 - 1e-6
-    r_on = x[fm.ck_r_col] > 1 - 1e-6
-    for j, s in zip(fm.ck_z_job[z_on], fm.ck_z_site[z_on], strict=True):
-        mine = r_on & (fm.ck_r_job == j) & (fm.ck_r_site == s)
-        sched.place(int(j), int(s), fm.ck_r_slot[mine])
-        need = p.dur_slots[j] + p.overhead_slots * (len(sched.segments(int(j))) - 1)
+            j = pool.pop(0)
+            sched.place(j, int(st.site[i]), slice(k, k + int(p.dur_slots[j])))
+    sc = fm.slots
+    z_on = x[sc.site_col] > 1 - 1e-6
+    r_on = x[sc.run_col] > 1 - 1e-6
+    for j, s in zip(sc.site_job[z_on], sc.site_site[z_on], strict=True):
+        mine = r_on & (sc.run_job == j) & (sc.run_site == s)
+        sched.place(int(j), int(s), sc.run_slot[mine])
+        segs = sched.segments(int(j))
+        need = (p.option_slots(int(j), int(s), segs[0][0]) if segs else 0) \
+            + p.overhead_slots * (len(segs) - 1)
         if sched.run[j].sum() != need:
             sched.site[j] = -1
             sched.run[j] = False
@@ -282,48 +339,51 @@ def decode(p: Problem, fm: FastModel, x: np.ndarray) -> Schedule:
 
 def schedule_vector(p: Problem, fm: FastModel, sched: Schedule) -> np.ndarray:
     """A feasible Schedule → a full primal vector of the fast model (a MIP start)."""
-    from scheduler.core.schedule import account, site_loads
-
     x = np.zeros(len(fm.matrix.c))
-    job_class = np.full(len(p.jobs), -1)
-    for c, cl in enumerate(fm.class_jobs):
-        job_class[cl] = c
+    job_class = class_of(len(p.jobs), fm.class_jobs)
+    st = fm.starts
     key = {(int(c), int(s), int(k)): int(col) for c, s, k, col in
-           zip(fm.fx_class, fm.fx_site, fm.fx_start, fm.fx_col, strict=True)}
+           zip(st.cls, st.site, st.start, st.col, strict=True)}
     u_class0, _ = fm.blocks.get("class-unplaced", (0, 0))
-    end = sched.end_slot()
+    first = sched.start_slot()
     for j in np.flatnonzero(job_class >= 0):
         c = job_class[j]
         if sched.site[j] < 0:
             x[u_class0 + c] += 1
         else:
-            start = int(end[j] - p.dur_slots[j])
-            x[key[(int(c), int(sched.site[j]), start)]] += 1
-    if fm.ck_jobs.size:
-        pos = {int(j): i for i, j in enumerate(fm.ck_jobs)}
+            x[key[(int(c), int(sched.site[j]), int(first[j]))]] += 1
+    sc = fm.slots
+    if sc.jobs.size:
+        end = sched.end_slot()
+        pos = {int(j): i for i, j in enumerate(sc.jobs)}
         u0, _ = fm.blocks["job-unplaced"]
         h0, _ = fm.blocks["job-late-slots"]
-        for j in fm.ck_jobs:
+        for j in sc.jobs:
             s = sched.site[j]
             if s < 0:
                 x[u0 + pos[int(j)]] = 1
                 continue
-            x[fm.ck_z_col[(fm.ck_z_job == j) & (fm.ck_z_site == s)]] = 1
-            mine = (fm.ck_r_job == j) & (fm.ck_r_site == s)
-            x[fm.ck_r_col[mine]] = sched.run[j, fm.ck_r_slot[mine]]
+            x[sc.site_col[(sc.site_job == j) & (sc.site_site == s)]] = 1
+            mine = (sc.run_job == j) & (sc.run_site == s)
+            x[sc.run_col[mine]] = sched.run[j, sc.run_slot[mine]]
             x[h0 + pos[int(j)]] = max(0, end[j] - p.deadline_slot[j])
         if "job-resume" in fm.blocks:
             y0, _ = fm.blocks["job-resume"]
-            r = x[fm.ck_r_col]
+            r = x[sc.run_col]
             prev = np.concatenate(([0.0], r[:-1]))
-            first = np.concatenate(([True], (fm.ck_r_job[1:] != fm.ck_r_job[:-1])
-                                    | (fm.ck_r_site[1:] != fm.ck_r_site[:-1])))
-            prev[first] = 0.0
+            starts = np.concatenate(([True], (sc.run_job[1:] != sc.run_job[:-1])
+                                     | (sc.run_site[1:] != sc.run_site[:-1])))
+            prev[starts] = 0.0
             x[y0 + np.arange(len(r))] = np.maximum(0.0, r - prev)
     it_kw, _ = site_loads(p, sched)
     L0, n = fm.blocks["site-it-kw"]
     x[L0:L0 + n] = it_kw.ravel()
-    _, zero, _ = account(p, it_kw)
+    facility, zero, _ = account(p, it_kw)
     Z0, n = fm.blocks["site-zero-carbon-kwh"]
     x[Z0:Z0 + n] = zero.ravel()
+    if "site-min-short-kwh" in fm.blocks:
+        M0, n = fm.blocks["site-min-short-kwh"]
+        where = np.flatnonzero(p.min_facility_kwh.ravel() > 0)
+        short = np.maximum(0.0, p.min_facility_kwh - facility).ravel()[where]
+        x[M0:M0 + n] = short
     return x

@@ -1,42 +1,50 @@
 """The readable reference builder: the same MILP as `milp_fast`, one variable per job.
 
 It does not group identical jobs, so a test can check that the fast builder's classes
-change nothing. Component names follow `{entity}-{rule}` in their docstrings.
+change nothing. `build_pyomo` is a flat sequence of `add_<rule>` steps; component names
+follow `{entity}-{rule}` in their docstrings.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections import defaultdict
+from typing import Any
 
 import numpy as np
 import pyomo.environ as pyo
 
 from scheduler.core.greedy import greedy
-from scheduler.core.problem import Problem
+from scheduler.core.outcome import Outcome
+from scheduler.core.problem import NOT_FIXED, Problem
 from scheduler.core.schedule import Schedule, evaluate
 from scheduler.core.solver import SolveStatus, run_pyomo
 
-if TYPE_CHECKING:
-    from scheduler.core.solve import Outcome
+
+def _start_options(p: Problem, j: int) -> list[tuple[int, int]]:
+    """(site, start) options of a job that runs in one piece: its fixed decision, continuing
+    where it runs, or every allowed site and start from its release."""
+    T, d = p.n_slots, int(p.dur_slots[j])
+    if p.fixed_site[j] != NOT_FIXED:
+        return [(int(p.fixed_site[j]), int(p.fixed_start[j]))]
+    if p.continue_site[j] != NOT_FIXED:
+        return [(int(p.continue_site[j]), 0)] if d <= T else []
+    return [(s, k) for s in np.flatnonzero(p.allowed[j])
+            for k in range(int(p.release_slot[j]), T - d + 1)]
 
 
-def build_pyomo(p: Problem) -> pyo.ConcreteModel:
-    """The time-indexed MILP of `p` as a Pyomo model."""
+def add_variables(m: pyo.ConcreteModel, p: Problem) -> None:
+    """x job-start, z/r/y/h checkpointable site/run/resume/late slots, u job-unplaced,
+    L site IT kW, Z site zero-carbon kWh, M site kWh short of a minimum limit."""
     S, T = p.pue.shape
     J = len(p.jobs)
-    o = p.overhead_slots
-    fixed = [j for j in range(J) if not p.checkpointable[j]]
-    ckpt = [j for j in range(J) if p.checkpointable[j]]
-    m = pyo.ConcreteModel(name="wattbit")
-    m.S, m.T = pyo.RangeSet(0, S - 1), pyo.RangeSet(0, T - 1)
-    m.J = pyo.Set(initialize=range(J))
-    # job-start: x[j, s, k] = 1 if fixed job j starts on site s at slot k
-    m.START = pyo.Set(dimen=3, initialize=[
-        (j, s, k) for j in fixed for s in range(S) if p.allowed[j, s]
-        for k in range(int(p.release_slot[j]), T - int(p.dur_slots[j]) + 1)])
+    ckpt = [j for j in range(J) if p.checkpointable[j] and p.fixed_site[j] == NOT_FIXED]
+    one_piece = [j for j in range(J) if j not in set(ckpt)]
+    m.S, m.T, m.J = pyo.RangeSet(0, S - 1), pyo.RangeSet(0, T - 1), pyo.Set(initialize=range(J))
+    m.START = pyo.Set(dimen=3, initialize=[(j, s, k) for j in one_piece
+                                           for s, k in _start_options(p, j)])
     m.x = pyo.Var(m.START, domain=pyo.Binary)
-    # checkpointable: z site choice, r run per slot, y resume, h slots late
+    m.CKPT = pyo.Set(initialize=ckpt)
     m.SITE = pyo.Set(dimen=2, initialize=[(j, s) for j in ckpt for s in range(S)
                                           if p.allowed[j, s]])
     m.RUN = pyo.Set(dimen=3, initialize=[(j, s, t) for (j, s) in m.SITE
@@ -44,101 +52,116 @@ def build_pyomo(p: Problem) -> pyo.ConcreteModel:
     m.z = pyo.Var(m.SITE, domain=pyo.Binary)
     m.r = pyo.Var(m.RUN, domain=pyo.Binary)
     m.y = pyo.Var(m.RUN, bounds=(0, 1))
-    m.h = pyo.Var(pyo.Set(initialize=ckpt), domain=pyo.NonNegativeReals)
-    m.u = pyo.Var(m.J, domain=pyo.Binary)  # job-unplaced
+    m.h = pyo.Var(m.CKPT, domain=pyo.NonNegativeReals)
+    m.u = pyo.Var(m.J, domain=pyo.Binary)
     m.L = pyo.Var(m.S, m.T, bounds=lambda _, s, t: (0, p.it_cap_kw[s, t]))
     m.Z = pyo.Var(m.S, m.T, bounds=lambda _, s, t: (0, p.zero_carbon_cap_kwh[s, t]))
+    m.M = pyo.Var(m.S, m.T, bounds=lambda _, s, t: (0, p.min_facility_kwh[s, t]))
 
-    running: dict[tuple[int, int], list[tuple[float, float, object]]] = {}
+
+def add_job_assign(m: pyo.ConcreteModel, p: Problem) -> None:
+    """job-assign: every job gets one start or site (or the unplaced slack)."""
+    choices: dict[int, list[Any]] = defaultdict(list)
+    for (j, s, k) in m.START:
+        choices[j].append(m.x[j, s, k])
+    for (j, s) in m.SITE:
+        choices[j].append(m.z[j, s])
+    m.job_assign = pyo.Constraint(m.J, rule=lambda m, j: sum(choices[j]) + m.u[j] == 1)
+
+
+def add_site_rows(m: pyo.ConcreteModel, p: Problem) -> None:
+    """site-load-def, site-gpu-upper, site-zero-carbon-upper, site-min-limit-lower."""
+    running: dict[tuple[int, int], list[tuple[float, float, Any]]] = defaultdict(list)
     for (j, s, k) in m.START:
         for t in range(k, k + int(p.dur_slots[j])):
-            running.setdefault((s, t), []).append((p.it_kw[j], p.gpus[j], m.x[j, s, k]))
+            running[s, t].append((p.it_kw[j], p.gpus[j], m.x[j, s, k]))
     for (j, s, t) in m.RUN:
-        running.setdefault((s, t), []).append((p.it_kw[j], p.gpus[j], m.r[j, s, t]))
+        running[s, t].append((p.it_kw[j], p.gpus[j], m.r[j, s, t]))
 
-    @m.Constraint(m.J)
-    def job_assign(m: pyo.ConcreteModel, j: int) -> object:
-        """job-assign: every job gets one site (or the unplaced slack)."""
-        if p.checkpointable[j]:
-            return sum(m.z[j, s] for s in range(S) if (j, s) in m.SITE) + m.u[j] == 1
-        return sum(m.x[jj, s, k] for (jj, s, k) in m.START if jj == j) + m.u[j] == 1
-
-    @m.Constraint(m.S, m.T)
-    def site_load_def(m: pyo.ConcreteModel, s: int, t: int) -> object:
-        """site-load-def: IT kW is the sum of the running jobs' kW."""
+    def load(m: pyo.ConcreteModel, s: int, t: int) -> Any:
         return m.L[s, t] == sum(kw * v for kw, _, v in running.get((s, t), []))
 
-    @m.Constraint(m.S, m.T)
-    def site_gpu_upper(m: pyo.ConcreteModel, s: int, t: int) -> object:
-        """site-gpu-upper: GPUs in use within the site's GPUs."""
+    def gpus(m: pyo.ConcreteModel, s: int, t: int) -> Any:
         terms = running.get((s, t), [])
         if not terms:
             return pyo.Constraint.Skip
         return sum(g * v for _, g, v in terms) <= float(p.gpu_cap[s, t])
 
-    @m.Constraint(m.S, m.T)
-    def site_zero_carbon_upper(m: pyo.ConcreteModel, s: int, t: int) -> object:
-        """site-zero-carbon-upper: zero-carbon kWh within the facility kWh."""
+    def zero(m: pyo.ConcreteModel, s: int, t: int) -> Any:
         return m.Z[s, t] <= p.pue[s, t] * p.slot_h * m.L[s, t]
 
-    @m.Constraint(m.RUN)
-    def job_run_site_upper(m: pyo.ConcreteModel, j: int, s: int, t: int) -> object:
-        """job-run-site-upper: a checkpointable job runs only on its chosen site."""
-        return m.r[j, s, t] <= m.z[j, s]
-
-    @m.Constraint(m.RUN)
-    def job_resume_lower(m: pyo.ConcreteModel, j: int, s: int, t: int) -> object:
-        """job-resume-lower: y marks the start of every run segment."""
-        if o == 0:
+    def minimum(m: pyo.ConcreteModel, s: int, t: int) -> Any:
+        if p.min_facility_kwh[s, t] <= 0:
             return pyo.Constraint.Skip
-        prev = m.r[j, s, t - 1] if (j, s, t - 1) in m.RUN else 0
-        return m.y[j, s, t] >= m.r[j, s, t] - prev
+        return p.pue[s, t] * p.slot_h * m.L[s, t] + m.M[s, t] >= p.min_facility_kwh[s, t]
 
-    @m.Constraint(m.RUN)
-    def job_resume_upper_run(m: pyo.ConcreteModel, j: int, s: int, t: int) -> object:
-        """job-resume-upper-run: a segment starts only in a slot the job runs in."""
-        return pyo.Constraint.Skip if o == 0 else m.y[j, s, t] <= m.r[j, s, t]
+    m.site_load_def = pyo.Constraint(m.S, m.T, rule=load)
+    m.site_gpu_upper = pyo.Constraint(m.S, m.T, rule=gpus)
+    m.site_zero_carbon_upper = pyo.Constraint(m.S, m.T, rule=zero)
+    m.site_min_limit_lower = pyo.Constraint(m.S, m.T, rule=minimum)
 
-    @m.Constraint(m.RUN)
-    def job_resume_upper_idle(m: pyo.ConcreteModel, j: int, s: int, t: int) -> object:
-        """job-resume-upper-idle: a segment starts only after an idle slot."""
-        if o == 0 or (j, s, t - 1) not in m.RUN:
-            return pyo.Constraint.Skip
-        return m.y[j, s, t] <= 1 - m.r[j, s, t - 1]
 
-    @m.Constraint(m.SITE)
-    def job_first_start_lower(m: pyo.ConcreteModel, j: int, s: int) -> object:
-        """job-first-start-lower: a placed job has at least one segment start."""
-        if o == 0:
-            return pyo.Constraint.Skip
-        return sum(m.y[j, s, t] for t in range(int(p.release_slot[j]), T)) >= m.z[j, s]
+def add_checkpointable_rows(m: pyo.ConcreteModel, p: Problem) -> None:
+    """job-run-site-upper, job-resume-lower/-upper-run/-upper-idle, job-first-start-lower,
+    job-work (duration + overhead per resume; a running job continuing on its site in slot 0
+    pays none), job-lateness-lower."""
+    o, T = p.overhead_slots, p.n_slots
+    m.job_run_site_upper = pyo.Constraint(m.RUN, rule=lambda m, j, s, t: m.r[j, s, t] <= m.z[j, s])
+    if o > 0:
+        def prev(m: pyo.ConcreteModel, j: int, s: int, t: int) -> Any:
+            return m.r[j, s, t - 1] if t > p.release_slot[j] else 0
 
-    @m.Constraint(m.SITE)
-    def job_work(m: pyo.ConcreteModel, j: int, s: int) -> object:
-        """job-work: run slots = duration + overhead per resume."""
+        m.job_resume_lower = pyo.Constraint(
+            m.RUN, rule=lambda m, j, s, t: m.y[j, s, t] >= m.r[j, s, t] - prev(m, j, s, t))
+        m.job_resume_upper_run = pyo.Constraint(
+            m.RUN, rule=lambda m, j, s, t: m.y[j, s, t] <= m.r[j, s, t])
+        m.job_resume_upper_idle = pyo.Constraint(m.RUN, rule=lambda m, j, s, t: (
+            m.y[j, s, t] <= 1 - m.r[j, s, t - 1] if t > p.release_slot[j]
+            else pyo.Constraint.Skip))
+        m.job_first_start_lower = pyo.Constraint(m.SITE, rule=lambda m, j, s: sum(
+            m.y[j, s, t] for t in range(int(p.release_slot[j]), T)) >= m.z[j, s])
+
+    def work(m: pyo.ConcreteModel, j: int, s: int) -> Any:
         slots = range(int(p.release_slot[j]), T)
         resumes = sum(m.y[j, s, t] for t in slots) - m.z[j, s] if o else 0
-        return sum(m.r[j, s, t] for t in slots) == int(p.dur_slots[j]) * m.z[j, s] + o * resumes
+        extra = int(p.resume_slots[j])
+        waived = extra * m.r[j, s, 0] if extra and s == p.continue_site[j] else 0
+        return sum(m.r[j, s, t] for t in slots) == (int(p.dur_slots[j]) + extra) * m.z[j, s] \
+            + o * resumes - waived
 
-    @m.Constraint(m.RUN)
-    def job_lateness_lower(m: pyo.ConcreteModel, j: int, s: int, t: int) -> object:
-        """job-lateness-lower: h ≥ slots past the deadline of any run slot."""
+    def lateness(m: pyo.ConcreteModel, j: int, s: int, t: int) -> Any:
         late_by = t + 1 - int(p.deadline_slot[j])
-        if late_by <= 0:
-            return pyo.Constraint.Skip
-        return m.h[j] >= late_by * m.r[j, s, t]
+        return m.h[j] >= late_by * m.r[j, s, t] if late_by > 0 else pyo.Constraint.Skip
 
+    m.job_work = pyo.Constraint(m.SITE, rule=work)
+    m.job_lateness_lower = pyo.Constraint(m.RUN, rule=lateness)
+
+
+def add_objective(m: pyo.ConcreteModel, p: Problem) -> None:
+    """Site points (emissions/cost less the zero-carbon credit, minimum-limit shortfall),
+    lateness and unplaced points."""
+    S, T = p.pue.shape
     cost = p.cost_per_kwh() * p.pue * p.slot_h
     credit = p.credit_per_zero_kwh()
-    pen_h = p.policy.lateness_penalty_per_h
-    unplaced = pen_h * T * p.slot_h
+    pen = p.policy.min_limit_penalty_per_kwh
+    late_per_slot = p.policy.lateness_penalty_per_h * p.slot_h
     m.objective = pyo.Objective(expr=(
-        sum(cost[s, t] * m.L[s, t] - credit[s, t] * m.Z[s, t] for s in range(S)
-            for t in range(T))
+        sum(cost[s, t] * m.L[s, t] - credit[s, t] * m.Z[s, t] + pen * m.M[s, t]
+            for s in range(S) for t in range(T))
         + sum(float(p.lateness_points(np.array(k + p.dur_slots[j]), j)) * m.x[j, s, k]
               for (j, s, k) in m.START)
-        + sum(pen_h * p.slot_h * m.h[j] for j in ckpt)
-        + sum(unplaced * m.u[j] for j in range(J))), sense=pyo.minimize)
+        + sum(late_per_slot * m.h[j] for j in m.CKPT)
+        + sum(float(p.unplaced_points[j]) * m.u[j] for j in m.J)), sense=pyo.minimize)
+
+
+def build_pyomo(p: Problem) -> pyo.ConcreteModel:
+    """The time-indexed MILP of `p` as a Pyomo model."""
+    m = pyo.ConcreteModel(name="wattbit")
+    add_variables(m, p)
+    add_job_assign(m, p)
+    add_site_rows(m, p)
+    add_checkpointable_rows(m, p)
+    add_objective(m, p)
     return m
 
 
@@ -148,29 +171,29 @@ def schedule_from_pyomo(p: Problem, m: pyo.ConcreteModel) -> Schedule:
     for (j, s, k) in m.START:
         if pyo.value(m.x[j, s, k]) > 0.5:
             sched.place(j, s, slice(k, k + int(p.dur_slots[j])))
+    runs: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for (j, s, t) in m.RUN:
+        if pyo.value(m.r[j, s, t]) > 0.5:
+            runs[j, s].append(t)
     for (j, s) in m.SITE:
         if pyo.value(m.z[j, s]) > 0.5:
-            slots = [t for (jj, ss, t) in m.RUN if jj == j and ss == s
-                     and pyo.value(m.r[j, s, t]) > 0.5]
-            sched.place(j, s, np.array(slots, dtype=int))
+            sched.place(j, s, np.array(runs[j, s], dtype=int))
     return sched
 
 
 def solve_pyomo(p: Problem, incumbent: Schedule, *, time_limit_s: float, mip_gap: float,
                 t0: float) -> Outcome:
     """Build and solve the reference model; fall back to the incumbent without a solution."""
-    from scheduler.core.solve import Outcome
-
     tb = time.perf_counter()
     m = build_pyomo(p)
     build_s = time.perf_counter() - tb
     result = run_pyomo(m, time_limit_s=max(0.1, time_limit_s - (time.perf_counter() - t0)),
                        mip_rel_gap=mip_gap)
-    best, name = incumbent, "milp-pyomo:greedy"
+    best, source = incumbent, "milp-pyomo:greedy"
     if result.x is not None:
         candidate = greedy(p, schedule_from_pyomo(p, m))
         if evaluate(p, candidate).objective <= evaluate(p, incumbent).objective:
-            best, name = candidate, "milp-pyomo"
+            best, source = candidate, "milp-pyomo"
     status = result.status if result.x is not None else SolveStatus.FEASIBLE
-    return Outcome(best, evaluate(p, best), name, status, result.bound, build_s,
+    return Outcome(best, evaluate(p, best), source, (), status, result.bound, build_s,
                    time.perf_counter() - t0 - build_s)

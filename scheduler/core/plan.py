@@ -1,17 +1,18 @@
-"""`Plan`: the result handed to users (CLI, plan.json, extender, simulator)."""
+"""`Plan`: the result handed to users (CLI, plan.json, extender, simulator), and plan.json
+written and read back."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
+from scheduler.core.greedy import SiteLoads
+from scheduler.core.outcome import Outcome
 from scheduler.core.problem import Problem
-from scheduler.core.schedule import UNPLACED
-from scheduler.core.solve import Outcome
+from scheduler.core.schedule import UNPLACED, Schedule
 
 
 @dataclass(frozen=True)
@@ -20,15 +21,22 @@ class JobPlan:
 
     id: str
     site: str | None
-    """None when the job fits nowhere in the horizon (reported, kept for the next plan)."""
+    """None when the job is not in this plan (deferred, or fits nowhere; kept for the next)."""
     segments: tuple[tuple[datetime, datetime], ...]
     late: bool
-    """Finishes after its deadline, or is unplaced."""
+    """Finishes after its deadline, or is left out while due inside the horizon."""
     impossible: bool
     """Release + duration already ends after the deadline."""
     kwh: float
     """Facility kWh."""
     kg_co2: float
+    deferred: bool = False
+    """Left for a later plan: due after the horizon, and no window here beats waiting."""
+    note: str = ""
+    """Why a job is not placed, in words (empty when it is)."""
+    site_costs: tuple[tuple[str, float | None], ...] = ()
+    """Per allowed site: objective points of the job's best option there beside the other
+    jobs of the plan (None where none fits) — to rank sites when the planned one is full."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,19 @@ class SitePlan:
     facility_kw: np.ndarray
     zero_carbon_kwh: np.ndarray
     kg_co2: np.ndarray
+
+
+@dataclass(frozen=True)
+class LimitShortfall:
+    """A slot where a site's facility kW breaks a limit the planner could not meet: above a
+    max (work that cannot move exceeds it) or below a min (not enough work to fill it)."""
+
+    site: str
+    start: datetime
+    kind: str
+    """`max` or `min`."""
+    kw: float
+    """Facility kW above the max or below the min (> 0)."""
 
 
 @dataclass(frozen=True)
@@ -63,10 +84,50 @@ class Plan:
     status: str
     build_seconds: float
     solve_seconds: float
+    made_at: datetime
+    """When the plan was made, UTC."""
+    now: datetime | None = None
+    """The planning time it starts from (None: the forecasts' start)."""
+    forecast_issued_at: datetime | None = None
+    forecast_stale: bool = False
+    changed_jobs: int | None = None
+    """Jobs given another site or start than in the previous plan (None without one)."""
+    limit_shortfalls: tuple[LimitShortfall, ...] = ()
 
     @property
     def saving_kg_co2(self) -> float:
         return self.baseline_kg_co2 - self.kg_co2
+
+    def decisions(self) -> dict[str, tuple[str, datetime]]:
+        """Job id → (site, start) of every placed job."""
+        return {jp.id: (jp.site, jp.segments[0][0]) for jp in self.jobs
+                if jp.site is not None and jp.segments}
+
+
+def _note(p: Problem, j: int, placed: bool) -> str:
+    if placed:
+        return ""
+    if p.unplaceable[j]:
+        return "fits no allowed site's GPU count or power cap"
+    if p.deferrable[j]:
+        return "deferred: due after the horizon; no window in it beats waiting"
+    return "no room before the horizon ends"
+
+
+def _site_costs(p: Problem, sched: Schedule, loads: SiteLoads, j: int
+                ) -> tuple[tuple[str, float | None], ...]:
+    """Best option's points per allowed site for job j beside the others' loads."""
+    s0 = int(sched.site[j])
+    if s0 >= 0:
+        loads.add(j, s0, sched.run[j], sign=-1.0)
+    pts, ok = loads.options(j)
+    if s0 >= 0:
+        loads.add(j, s0, sched.run[j])
+    out = []
+    for s in np.flatnonzero(p.allowed[j]):
+        best = np.where(ok[s], pts[s], np.inf).min(initial=np.inf)
+        out.append((p.sites[s].id, float(best) if np.isfinite(best) else None))
+    return tuple(out)
 
 
 def _job_plans(p: Problem, out: Outcome) -> tuple[JobPlan, ...]:
@@ -74,67 +135,83 @@ def _job_plans(p: Problem, out: Outcome) -> tuple[JobPlan, ...]:
     with np.errstate(invalid="ignore", divide="ignore"):
         kg_per_kwh = np.where(ev.facility_kwh > 0, ev.kg_co2 / ev.facility_kwh, 0.0)
     slot = pd.Timedelta(hours=p.slot_h)
+    loads = SiteLoads(p, sched)
     plans = []
     for j, job in enumerate(p.jobs):
         s = int(sched.site[j])
+        costs = _site_costs(p, sched, loads, j)
         if s == UNPLACED:
-            plans.append(JobPlan(job.id, None, (), True, bool(p.impossible[j]), 0.0, 0.0))
+            plans.append(JobPlan(job.id, None, (), bool(ev.late[j]), bool(p.impossible[j]),
+                                 0.0, 0.0, deferred=bool(p.deferrable[j]),
+                                 note=_note(p, j, False), site_costs=costs))
             continue
-        run = sched.run[j]
-        kwh = p.it_kw[j] * p.pue[s] * p.slot_h * run
+        kwh = p.it_kw[j] * p.pue[s] * p.slot_h * sched.run[j]
         segs = tuple((p.slot_starts[a].to_pydatetime(), (p.slot_starts[b - 1] + slot)
                       .to_pydatetime()) for a, b in sched.segments(j))
         plans.append(JobPlan(job.id, p.sites[s].id, segs, bool(ev.late[j]),
                              bool(p.impossible[j]), float(kwh.sum()),
-                             float((kwh * kg_per_kwh[s]).sum())))
+                             float((kwh * kg_per_kwh[s]).sum()), site_costs=costs))
     return tuple(plans)
 
 
-def make_plan(p: Problem, out: Outcome, baseline: Outcome) -> Plan:
+def _shortfalls(p: Problem, facility_kw: np.ndarray) -> tuple[LimitShortfall, ...]:
+    over = facility_kw - p.facility_cap_kw
+    under = p.min_facility_kwh / p.slot_h - facility_kw
+    out = []
+    for kind, excess in (("max", over), ("min", under)):
+        for s, t in zip(*np.nonzero(excess > 1e-6), strict=True):
+            out.append(LimitShortfall(p.sites[s].id, p.slot_starts[t].to_pydatetime(), kind,
+                                      round(float(excess[s, t]), 6)))
+    return tuple(sorted(out, key=lambda x: (x.start, x.site, x.kind)))
+
+
+def changed_jobs(plan_jobs: tuple[JobPlan, ...], previous: Plan) -> int:
+    """Jobs of both plans whose site or start differs (plan churn)."""
+    before = previous.decisions()
+    return sum(1 for jp in plan_jobs if jp.id in before and (
+        jp.site is None or (jp.site, jp.segments[0][0]) != before[jp.id]))
+
+
+def make_plan(p: Problem, out: Outcome, baseline: Outcome, previous: Plan | None = None,
+              made_at: datetime | None = None) -> Plan:
     """Turn a method's outcome (and the baseline's) into a `Plan`."""
     ev = out.evaluation
-    sites = tuple(SitePlan(s.id, ev.it_kw[i], ev.it_kw[i] * p.pue[i], ev.zero_carbon_kwh[i],
+    facility_kw = ev.it_kw * p.pue
+    sites = tuple(SitePlan(s.id, ev.it_kw[i], facility_kw[i], ev.zero_carbon_kwh[i],
                            ev.kg_co2[i]) for i, s in enumerate(p.sites))
+    jobs = _job_plans(p, out)
     return Plan(
-        slot_starts=p.slot_starts, slot_h=p.slot_h, jobs=_job_plans(p, out), sites=sites,
+        slot_starts=p.slot_starts, slot_h=p.slot_h, jobs=jobs, sites=sites,
         kwh=float(ev.facility_kwh.sum()), kg_co2=ev.total_kg_co2,
         baseline_kwh=float(baseline.evaluation.facility_kwh.sum()),
         baseline_kg_co2=baseline.evaluation.total_kg_co2,
         curtailment_absorbed_kwh=float(ev.zero_carbon_kwh.sum()), objective=out.objective,
         bound=out.bound, gap=out.gap, method=out.method, status=out.status.value,
         build_seconds=out.build_seconds, solve_seconds=out.solve_seconds,
+        made_at=made_at or datetime.now(UTC),
+        now=None if p.now is None else p.now.to_pydatetime(),
+        forecast_issued_at=None if p.forecast_issued_at is None
+        else p.forecast_issued_at.to_pydatetime(),
+        forecast_stale=p.forecast_stale,
+        changed_jobs=None if previous is None else changed_jobs(jobs, previous),
+        limit_shortfalls=_shortfalls(p, facility_kw),
     )
 
 
-def _finite(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
-
-
-def plan_to_json(plan: Plan) -> dict[str, Any]:
-    """The plan.json document (times ISO 8601 with offset; null where no bound exists)."""
-    return {
-        "jobs": [{
-            "id": jp.id, "site": jp.site,
-            "segments": [{"start": a.isoformat(), "end": b.isoformat()} for a, b in jp.segments],
-            "late": jp.late, "impossible": jp.impossible,
-            "kwh": round(jp.kwh, 6), "kg_co2": round(jp.kg_co2, 6),
-        } for jp in plan.jobs],
-        "sites": [{
-            "id": sp.id,
-            "slots": [{"start": t.isoformat(), "it_kw": round(float(it), 6),
-                       "facility_kw": round(float(fac), 6),
-                       "zero_carbon_kwh": round(float(z), 6), "kg_co2": round(float(kg), 6)}
-                      for t, it, fac, z, kg in zip(plan.slot_starts, sp.it_kw, sp.facility_kw,
-                                                   sp.zero_carbon_kwh, sp.kg_co2, strict=True)],
-        } for sp in plan.sites],
-        "summary": {
-            "kwh": round(plan.kwh, 6), "kg_co2": round(plan.kg_co2, 6),
-            "baseline_kwh": round(plan.baseline_kwh, 6),
-            "baseline_kg_co2": round(plan.baseline_kg_co2, 6),
-            "curtailment_absorbed_kwh": round(plan.curtailment_absorbed_kwh, 6),
-            "objective": plan.objective, "bound": _finite(plan.bound),
-            "gap": _finite(plan.gap), "method": plan.method, "status": plan.status,
-            "build_seconds": round(plan.build_seconds, 4),
-            "solve_seconds": round(plan.solve_seconds, 4),
-        },
-    }
+def schedule_on(p: Problem, plan: Plan) -> Schedule:
+    """A plan's decisions laid on problem `p`'s slot grid (jobs `p` knows; the parts of
+    their runs inside the horizon) — the previous plan as a starting point of a re-plan."""
+    sched = Schedule.empty(p)
+    ids = {s.id: i for i, s in enumerate(p.sites)}
+    by_id = {jp.id: jp for jp in plan.jobs}
+    ends = p.slot_starts + pd.Timedelta(hours=p.slot_h)
+    for j, job in enumerate(p.jobs):
+        jp = by_id.get(job.id)
+        if jp is None or jp.site not in ids or not jp.segments:
+            continue
+        run = np.zeros(p.n_slots, dtype=bool)
+        for a, b in jp.segments:
+            run |= (p.slot_starts >= pd.Timestamp(a)) & (ends <= pd.Timestamp(b))
+        if run.any():
+            sched.place(j, ids[jp.site], run)
+    return sched

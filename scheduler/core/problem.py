@@ -1,8 +1,10 @@
-"""`build_problem()`: sites + jobs + forecasts + policy → plain arrays on one slot grid.
+"""`build_problem()`: sites + jobs + forecasts + policy (+ the live state: now, running jobs,
+power limits, decisions kept from the previous plan) → plain arrays on one slot grid.
 
 Indices: s = site (S), t = slot (T), j = job (J). Slot t covers
 [slot_starts[t], slot_starts[t] + slot_h). A job occupies whole slots: its IT kW counts in
-every slot it runs in (the accounting of the plan and of the simulator).
+every slot it runs in (the accounting of the plan and of the simulator). Slot 0 is the slot
+that contains `now` (or the forecasts' first common slot without `now`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -18,8 +21,17 @@ import pandas as pd
 from forecasts.forecast import Forecast
 from policies.errors import InputError
 from policies.job import Job, Latency
+from policies.limits import PowerLimit
 from policies.policy import CarbonSignal, Policy
 from policies.site import Site
+
+NOT_FIXED = -1
+"""`fixed_site` / `continue_site` of a job that has none."""
+
+JOB_ARRAYS = ("it_kw", "gpus", "dur_slots", "release_slot", "deadline_slot", "allowed", "home",
+              "checkpointable", "fixed_site", "fixed_start", "continue_site", "resume_slots",
+              "unplaced_points", "deferrable", "unplaceable")
+"""The per-job arrays of `Problem` (first axis = job), sliced together by subsets."""
 
 
 @dataclass(frozen=True)
@@ -41,14 +53,19 @@ class Problem:
     zero_carbon_cap_kwh: np.ndarray
     """curtailment_share × curtailment_mw × 1000 × slot_h: facility kWh counted zero-carbon."""
     price_jpy_per_kwh: np.ndarray
+    facility_cap_kw: np.ndarray
+    """Facility kW allowed: the power cap, or a lower `max_facility_kw` limit in the slot."""
     it_cap_kw: np.ndarray
-    """IT kW allowed: power_cap_kw / PUE."""
+    """IT kW allowed: facility_cap_kw / PUE."""
+    min_facility_kwh: np.ndarray
+    """Facility kWh a `min_facility_kw` limit asks for in the slot (0 = none; soft)."""
     gpu_cap: np.ndarray
     """GPUs available per site and slot."""
     # per job (J,)
     it_kw: np.ndarray
     gpus: np.ndarray
     dur_slots: np.ndarray
+    """Slots of work still to do (duration − done, rounded up)."""
     release_slot: np.ndarray
     """First slot the job may run in."""
     deadline_slot: np.ndarray
@@ -58,8 +75,32 @@ class Problem:
     home: np.ndarray
     """(J,) site index of the job's home site (the carbon-agnostic baseline's choice)."""
     checkpointable: np.ndarray
+    fixed_site: np.ndarray
+    """Site of a job whose decision is fixed (running and not checkpointable, or kept from
+    the previous plan), else NOT_FIXED; it runs there from `fixed_start` for `dur_slots`."""
+    fixed_start: np.ndarray
+    continue_site: np.ndarray
+    """Site a running job runs on at slot 0, else NOT_FIXED."""
+    resume_slots: np.ndarray
+    """Extra run slots a running checkpointable job needs unless it continues on
+    `continue_site` from slot 0 (its restart overhead), else 0."""
+    unplaced_points: np.ndarray
+    """Points for leaving the job out of this plan: above any lateness for a job due inside
+    the horizon; for a deferrable one its energy at the horizon-average cost of its best
+    site (it is left for a later plan only when no window here is better than average)."""
+    deferrable: np.ndarray
+    """The job cannot be due inside the horizon (deadline after its end, or no room to
+    finish in it): left out, it is deferred to a later plan, not late."""
+    unplaceable: np.ndarray
+    """The job fits no allowed site's GPU count or power cap (no site is allowed)."""
     overhead_slots: int
     """Extra run slots per resume of a checkpointable job."""
+    now: pd.Timestamp | None = None
+    """The planning time (None: the horizon starts where the forecasts start)."""
+    forecast_issued_at: pd.Timestamp | None = None
+    """Earliest issue time among the forecasts used (None when unknown)."""
+    forecast_stale: bool = False
+    """A forecast used is a provider's last good one, kept after a failure."""
 
     @property
     def n_slots(self) -> int:
@@ -71,30 +112,30 @@ class Problem:
         return self.release_slot + self.dur_slots > self.deadline_slot
 
     def part(self, jobs: np.ndarray, share: float) -> Problem:
-        """The problem of `jobs` (indices) alone on `share` of every site's GPUs, power cap
-        and zero-carbon energy: plans of parts whose shares sum to 1 add up to a plan of
-        the whole (used to split very large instances)."""
+        """The problem of `jobs` (indices) alone on `share` of every site's GPUs, power cap,
+        zero-carbon energy and minimum limits: plans of parts whose shares sum to 1 add up to
+        a plan of the whole (used to split very large instances)."""
         return self._subset(jobs, self.gpu_cap * share, self.it_cap_kw * share,
-                            self.zero_carbon_cap_kwh * share)
+                            self.zero_carbon_cap_kwh * share, self.min_facility_kwh * share)
 
     def residual(self, jobs: np.ndarray, it_kw: np.ndarray, gpus: np.ndarray) -> Problem:
-        """The problem of `jobs` (indices) in the room other jobs leave: GPUs, IT kW and
-        zero-carbon kWh left beside their loads `it_kw` and `gpus` (S, T). A plan's
-        objective is the others' objective plus the residual plan's, exactly."""
+        """The problem of `jobs` (indices) in the room other jobs leave: GPUs, IT kW,
+        zero-carbon kWh and minimum limits left beside their loads `it_kw` and `gpus` (S, T).
+        A plan's objective is the others' site and job points plus the residual plan's,
+        exactly."""
+        facility_kwh = it_kw * self.pue * self.slot_h
         return self._subset(jobs, np.maximum(0.0, self.gpu_cap - gpus),
                             np.maximum(0.0, self.it_cap_kw - it_kw),
-                            np.maximum(0.0, self.zero_carbon_cap_kwh
-                                       - it_kw * self.pue * self.slot_h))
+                            np.maximum(0.0, self.zero_carbon_cap_kwh - facility_kwh),
+                            np.maximum(0.0, self.min_facility_kwh - facility_kwh))
 
     def _subset(self, jobs: np.ndarray, gpu_cap: np.ndarray, it_cap_kw: np.ndarray,
-                zero_carbon_cap_kwh: np.ndarray) -> Problem:
+                zero_carbon_cap_kwh: np.ndarray, min_facility_kwh: np.ndarray) -> Problem:
+        sliced = {name: getattr(self, name)[jobs] for name in JOB_ARRAYS}
         return dataclasses.replace(
-            self, jobs=tuple(self.jobs[j] for j in jobs), it_kw=self.it_kw[jobs],
-            gpus=self.gpus[jobs], dur_slots=self.dur_slots[jobs],
-            release_slot=self.release_slot[jobs], deadline_slot=self.deadline_slot[jobs],
-            allowed=self.allowed[jobs], home=self.home[jobs],
-            checkpointable=self.checkpointable[jobs], gpu_cap=gpu_cap, it_cap_kw=it_cap_kw,
-            zero_carbon_cap_kwh=zero_carbon_cap_kwh)
+            self, jobs=tuple(self.jobs[j] for j in jobs), gpu_cap=gpu_cap, it_cap_kw=it_cap_kw,
+            zero_carbon_cap_kwh=zero_carbon_cap_kwh, min_facility_kwh=min_facility_kwh,
+            **sliced)
 
     def cost_per_kwh(self) -> np.ndarray:
         """(S, T) objective points per facility kWh before the zero-carbon credit."""
@@ -112,6 +153,23 @@ class Problem:
         """Points for finishing at `end_slot` (exclusive) given the job's deadline slot."""
         late_slots = np.maximum(0, end_slot - self.deadline_slot[j])
         return self.policy.lateness_penalty_per_h * late_slots * self.slot_h
+
+    def site_points(self, it_kw: np.ndarray) -> np.ndarray:
+        """(S, T) objective points of site loads `it_kw` (S, T): emissions by the policy's
+        signal and cost, less the zero-carbon credit, plus the penalty of minimum limits
+        unmet. The one definition the model builders, heuristics and bounds agree with."""
+        facility = it_kw * self.pue * self.slot_h
+        zero = np.minimum(facility, self.zero_carbon_cap_kwh)
+        short = np.maximum(0.0, self.min_facility_kwh - facility)
+        return (self.cost_per_kwh() * facility - self.credit_per_zero_kwh() * zero
+                + self.policy.min_limit_penalty_per_kwh * short)
+
+    def option_slots(self, j: int, s: int, start: int) -> int:
+        """Run slots job j needs when it runs in one piece from `start` on site s: its
+        remaining work, plus its restart overhead if it is a running checkpointable job
+        that does not simply continue where it runs."""
+        keeps_running = s == self.continue_site[j] and start == 0
+        return int(self.dur_slots[j]) + (0 if keeps_running else int(self.resume_slots[j]))
 
 
 def _slot_minutes(forecasts: Sequence[Forecast]) -> int:
@@ -154,24 +212,58 @@ def _home_site(job: Job, sites: Sequence[Site], allowed: np.ndarray) -> int:
     return int(np.flatnonzero(allowed)[0])
 
 
-def _horizon(jobs: Sequence[Job], fcs: Sequence[Forecast], slot_minutes: int
-             ) -> pd.DatetimeIndex:
+def _running_site(job: Job, sites: Sequence[Site], allowed: np.ndarray) -> int:
+    """Index of the site a running job runs on (validated against the job's sites)."""
+    if job.running_site is None:
+        return NOT_FIXED
+    ids = [s.id for s in sites]
+    if job.running_site not in ids:
+        raise InputError(f"job {job.id}", "site", job.running_site,
+                         f"unknown site (sites: {', '.join(ids)})")
+    s = ids.index(job.running_site)
+    if not allowed[s]:
+        raise InputError(f"job {job.id}", "site", job.running_site,
+                         "is not among the job's allowed sites (allowed_sites, residency, "
+                         "latency class)")
+    return s
+
+
+def _horizon(jobs: Sequence[Job], fcs: Sequence[Forecast], slot_minutes: int,
+             now: pd.Timestamp | None) -> pd.DatetimeIndex:
+    """The slot grid from the slot containing `now` (else the forecasts' common start) to
+    the forecasts' end, cut where no job needs it any more."""
+    slot = pd.Timedelta(minutes=slot_minutes)
     start = max(fc.slot_starts[0] for fc in fcs)
     end = min(fc.end for fc in fcs)
-    needed = max(max(j.deadline, j.release + pd.Timedelta(hours=j.duration_h)) for j in jobs)
-    needed_ts = pd.Timestamp(needed)
-    if needed_ts > end:
-        late = max(jobs, key=lambda j: max(j.deadline, j.release
-                                           + pd.Timedelta(hours=j.duration_h)))
+    if now is not None:
+        first = min(fcs, key=lambda fc: fc.slot_starts[0]).slot_starts[0]
+        now_slot = first + math.floor((now - first) / slot + 1e-9) * slot
+        if now_slot < start:
+            late = max(fcs, key=lambda fc: fc.slot_starts[0])
+            raise InputError("forecast", f"region {late.region} start", start.isoformat(),
+                             f"is after --now {now.isoformat()}: the forecast must cover now")
+        start = now_slot
+    else:
+        early = [j for j in jobs if j.running_site is None and pd.Timestamp(j.release) < start]
+        if early:
+            first_job = min(early, key=lambda j: j.release)
+            raise InputError("forecast", "start", start.isoformat(),
+                             f"is after job {first_job.id}'s release "
+                             f"{pd.Timestamp(first_job.release).isoformat()}: give --now, or a "
+                             "forecast that starts by the release")
+    if end <= start:
         short = min(fcs, key=lambda fc: fc.end)
         raise InputError("forecast", f"region {short.region} end", short.end.isoformat(),
-                         f"does not cover the horizon: job {late.id} needs it until "
-                         f"{needed_ts.isoformat()}")
-    slack = pd.Timedelta(hours=max(j.duration_h for j in jobs))
-    last = min(end, needed_ts + slack)
-    n = math.ceil((last - start) / pd.Timedelta(minutes=slot_minutes) - 1e-9)
-    if n <= 0:
-        raise InputError("forecast", "start", start.isoformat(), "starts after every deadline")
+                         f"leaves no slot after the horizon start {start.isoformat()}")
+    last = end
+    if jobs:
+        def need(j: Job) -> pd.Timestamp:
+            rel = start if j.running_site is not None else max(start, pd.Timestamp(j.release))
+            return max(pd.Timestamp(j.deadline), rel + pd.Timedelta(hours=j.remaining_h))
+
+        slack = pd.Timedelta(hours=max(j.remaining_h for j in jobs))
+        last = min(end, max(need(j) for j in jobs) + slack)
+    n = max(1, math.ceil((last - start) / slot - 1e-9))
     return pd.date_range(start, periods=n, freq=f"{slot_minutes}min")
 
 
@@ -187,11 +279,46 @@ def _on_grid(fc: Forecast, grid: pd.DatetimeIndex, name: str) -> np.ndarray | No
     return series.to_numpy(dtype=float)
 
 
+def _limit_arrays(limits: Sequence[PowerLimit], sites: Sequence[Site], grid: pd.DatetimeIndex,
+                  slot_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """(facility kW cap, minimum facility kW) per site and slot from the sites' power caps
+    and the limits (several limits in one slot: the tightest max, the highest min)."""
+    ids = [s.id for s in sites]
+    cap = np.repeat(np.array([s.power_cap_kw for s in sites], dtype=float)[:, None], len(grid),
+                    axis=1)
+    low = np.zeros_like(cap)
+    slot = pd.Timedelta(hours=slot_h)
+    for lim in limits:
+        if lim.site not in ids:
+            raise InputError(f"limit {lim.site} {pd.Timestamp(lim.start).isoformat()}", "site",
+                             lim.site, f"unknown site (sites: {', '.join(ids)})")
+        s = ids.index(lim.site)
+        hit = (grid < pd.Timestamp(lim.end)) & (grid + slot > pd.Timestamp(lim.start))
+        cap[s, hit] = np.minimum(cap[s, hit], lim.max_facility_kw)
+        low[s, hit] = np.maximum(low[s, hit], lim.min_facility_kw)
+    return cap, low
+
+
+def _deferral_points(policy_cost: np.ndarray, pue: np.ndarray, allowed: np.ndarray,
+                     facility_kwh_per_pue: np.ndarray) -> np.ndarray:
+    """Points of deferring each job: its energy at the horizon-average cost per kWh of its
+    cheapest allowed site (S, T costs `policy_cost`, J energies in IT kWh)."""
+    mean_cost = (policy_cost * pue).mean(axis=1)  # points per IT kWh, per site
+    best = np.where(allowed, mean_cost[None, :], np.inf).min(axis=1, initial=np.inf)
+    return facility_kwh_per_pue * np.where(np.isfinite(best), best, 0.0)
+
+
 def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
-                  forecasts: Mapping[str, Forecast], policy: Policy) -> Problem:
-    """Validate the inputs against each other and lay them on one slot grid."""
-    if not jobs:
-        raise InputError("jobs", "rows", 0, "no jobs to plan")
+                  forecasts: Mapping[str, Forecast], policy: Policy, *,
+                  now: datetime | None = None, limits: Sequence[PowerLimit] = (),
+                  fixed: Mapping[str, tuple[str, datetime]] | None = None) -> Problem:
+    """Validate the inputs against each other and lay them on one slot grid.
+
+    `now`: the horizon starts at the slot containing it; pending jobs are released at
+    `max(release, now)`; jobs with `running_site` run there at `now`. `limits`: facility-kW
+    bounds in time windows. `fixed`: job id → (site id, start) of decisions to keep (the
+    previous plan's near-term starts); ignored where the start is no longer in the horizon.
+    """
     regions = sorted({s.region for s in sites})
     for s in sites:
         if s.region not in forecasts:
@@ -200,13 +327,12 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
     fcs = [forecasts[r] for r in regions]
     slot_minutes = _slot_minutes(fcs)
     slot_h = slot_minutes / 60.0
-    grid = _horizon(jobs, fcs, slot_minutes)
+    now_ts = None if now is None else pd.Timestamp(now).tz_convert("UTC")
+    grid = _horizon(jobs, fcs, slot_minutes, now_ts)
     T = len(grid)
-    by_region: dict[str, dict[str, np.ndarray | None]] = {}
-    for fc in fcs:
-        cols = {n: _on_grid(fc, grid, n) for n in ("carbon_gco2_per_kwh", "curtailment_mw",
-                "marginal_gco2_per_kwh", "price_jpy_per_kwh", "temperature_c")}
-        by_region[fc.region] = cols
+    by_region = {fc.region: {n: _on_grid(fc, grid, n) for n in (
+        "carbon_gco2_per_kwh", "curtailment_mw", "marginal_gco2_per_kwh", "price_jpy_per_kwh",
+        "temperature_c")} for fc in fcs}
 
     def per_site(name: str, default: float = 0.0) -> np.ndarray:
         out = np.full((len(sites), T), default)
@@ -223,17 +349,22 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
         objective_ci = np.where(np.isnan(marginal), carbon, marginal)
     pue = np.stack([s.pue.pue(by_region[s.region]["temperature_c"], T) for s in sites])
     share = np.array([s.curtailment_share for s in sites])[:, None]
-    cap_kw = np.array([s.power_cap_kw for s in sites])[:, None]
+    facility_cap, min_kw = _limit_arrays(limits, sites, grid, slot_h)
 
     h0 = grid[0]
     slot = pd.Timedelta(minutes=slot_minutes)
-    rel = np.array([max(0, math.ceil((pd.Timestamp(j.release) - h0) / slot - 1e-9))
-                    for j in jobs])
-    ddl = np.array([math.floor((pd.Timestamp(j.deadline) - h0) / slot + 1e-9) for j in jobs])
-    dur = np.array([max(1, math.ceil(j.duration_h / slot_h - 1e-9)) for j in jobs])
-    allowed = np.zeros((len(jobs), len(sites)), dtype=bool)
-    home = np.zeros(len(jobs), dtype=int)
+    J = len(jobs)
+    rel = np.array([0 if j.running_site is not None else
+                    max(0, math.ceil((pd.Timestamp(j.release) - h0) / slot - 1e-9))
+                    for j in jobs], dtype=int)
+    ddl = np.array([math.floor((pd.Timestamp(j.deadline) - h0) / slot + 1e-9) for j in jobs],
+                   dtype=int)
+    dur = np.array([max(1, math.ceil(j.remaining_h / slot_h - 1e-9)) for j in jobs], dtype=int)
+    allowed = np.zeros((J, len(sites)), dtype=bool)
+    home = np.zeros(J, dtype=int)
+    running = np.full(J, NOT_FIXED)
     site_gpus = np.array([s.gpus for s in sites])
+    cap_kw = np.array([s.power_cap_kw for s in sites])
     min_pue = pue.min(axis=1)
     for i, job in enumerate(jobs):
         mask = _allowed_sites(job, sites)
@@ -241,25 +372,45 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
         if job.latency is Latency.CRITICAL:
             mask = np.zeros(len(sites), dtype=bool)
             mask[home[i]] = True
-        fits = mask & (site_gpus >= job.gpus) & (job.it_kw * min_pue <= cap_kw[:, 0] + 1e-9)
-        if not fits.any():
-            raise InputError(f"job {job.id}", "gpus", job.gpus,
-                             f"({job.it_kw:g} kW) fits no allowed site's GPU count or power cap")
+        running[i] = _running_site(job, sites, mask)
+        fits = mask & (site_gpus >= job.gpus) & (job.it_kw * min_pue <= cap_kw + 1e-9)
+        if running[i] != NOT_FIXED:
+            fits[running[i]] = True  # it runs there now
         allowed[i] = fits
-        if not fits[home[i]]:
+        if fits.any() and not fits[home[i]]:
             home[i] = int(np.flatnonzero(fits)[0])
-        if rel[i] + dur[i] > T:
-            raise InputError(f"job {job.id}", "release", job.release.isoformat(),
-                             "leaves no room to run inside the forecast horizon")
-    return Problem(
+    ckpt = np.array([j.checkpointable for j in jobs], dtype=bool)
+    overhead = math.ceil(policy.restart_overhead_h / slot_h - 1e-9)
+    fixed_site = np.where(~ckpt, running, NOT_FIXED)
+    fixed_start = np.zeros(J, dtype=int)
+    ids = [s.id for s in sites]
+    for i, job in enumerate(jobs):
+        keep = (fixed or {}).get(job.id)
+        if keep is None or fixed_site[i] != NOT_FIXED or keep[0] not in ids:
+            continue
+        k = (pd.Timestamp(keep[1]) - h0) / slot
+        if k == round(k) and k >= 0 and k + dur[i] <= T and allowed[i, ids.index(keep[0])]:
+            fixed_site[i], fixed_start[i] = ids.index(keep[0]), round(k)
+    it_kw = np.array([j.it_kw for j in jobs], dtype=float)
+    deferrable = (ddl > T) | (rel + dur > T)
+    unplaceable = ~allowed.any(axis=1)
+    issued = [pd.Timestamp(fc.issued_at) for fc in fcs if fc.issued_at is not None]
+    p = Problem(
         sites=tuple(sites), jobs=tuple(jobs), policy=policy, slot_starts=grid, slot_h=slot_h,
         pue=pue, carbon_gco2_per_kwh=carbon, objective_gco2_per_kwh=objective_ci,
         zero_carbon_cap_kwh=share * per_site("curtailment_mw") * 1000.0 * slot_h,
-        price_jpy_per_kwh=per_site("price_jpy_per_kwh"), it_cap_kw=cap_kw / pue,
+        price_jpy_per_kwh=per_site("price_jpy_per_kwh"), facility_cap_kw=facility_cap,
+        it_cap_kw=facility_cap / pue, min_facility_kwh=min_kw * slot_h,
         gpu_cap=np.repeat(site_gpus[:, None], T, axis=1).astype(float),
-        it_kw=np.array([j.it_kw for j in jobs]),
-        gpus=np.array([j.gpus for j in jobs]), dur_slots=dur, release_slot=rel,
-        deadline_slot=ddl, allowed=allowed, home=home,
-        checkpointable=np.array([j.checkpointable for j in jobs]),
-        overhead_slots=math.ceil(policy.restart_overhead_h / slot_h - 1e-9),
+        it_kw=it_kw, gpus=np.array([j.gpus for j in jobs], dtype=int), dur_slots=dur,
+        release_slot=rel, deadline_slot=ddl, allowed=allowed, home=home, checkpointable=ckpt,
+        fixed_site=fixed_site, fixed_start=fixed_start, continue_site=running,
+        resume_slots=np.where(ckpt & (running != NOT_FIXED), overhead, 0),
+        unplaced_points=np.zeros(J), deferrable=deferrable, unplaceable=unplaceable,
+        overhead_slots=overhead, now=now_ts,
+        forecast_issued_at=min(issued) if issued else None,
+        forecast_stale=any(fc.stale for fc in fcs),
     )
+    deferral = _deferral_points(p.cost_per_kwh(), pue, allowed, it_kw * dur * slot_h)
+    return dataclasses.replace(p, unplaced_points=np.where(
+        deferrable, deferral, policy.lateness_penalty_per_h * T * slot_h))

@@ -68,7 +68,7 @@ def repair_late(p: Problem, sched: Schedule, time_limit_s: float) -> Schedule:
     late = np.flatnonzero((sched.site < 0) | (sched.end_slot() > p.deadline_slot))
     if late.size == 0:
         return sched
-    out = Schedule(sched.site.copy(), sched.run.copy())
+    out = sched.copy()
     loads = SiteLoads(p, out)
     for j in late[np.argsort(p.deadline_slot[late], kind="stable")]:
         if time.perf_counter() - t0 > time_limit_s:

@@ -17,9 +17,11 @@ from scheduler.core.problem import Problem
 UNPLACED = -1
 
 
-@dataclass(frozen=True)
+@dataclass
 class Schedule:
-    """Per job: a site index (or UNPLACED) and a (J, T) bool matrix of the slots it runs in."""
+    """Per job: a site index (or UNPLACED) and a (J, T) bool matrix of the slots it runs in.
+
+    Mutable: `place` changes it in place; copy with `copy()` before handing it on."""
 
     site: np.ndarray
     run: np.ndarray
@@ -28,6 +30,14 @@ class Schedule:
     def empty(cls, problem: Problem) -> Schedule:
         J, T = len(problem.jobs), problem.n_slots
         return cls(np.full(J, UNPLACED), np.zeros((J, T), dtype=bool))
+
+    def copy(self) -> Schedule:
+        """An independent copy."""
+        return Schedule(self.site.copy(), self.run.copy())
+
+    def start_slot(self) -> np.ndarray:
+        """(J,) first slot each job runs in (−1 for unplaced)."""
+        return np.where(self.run.any(axis=1), np.argmax(self.run, axis=1), -1)
 
     def place(self, j: int, s: int, slots: np.ndarray | slice) -> None:
         """Put job j on site s running in `slots` (mutates the arrays)."""
@@ -60,7 +70,7 @@ class Evaluation:
     cost_jpy: np.ndarray
     objective: float
     late: np.ndarray
-    """(J,) bool: finishes after its deadline (or is unplaced)."""
+    """(J,) bool: finishes after its deadline, or is unplaced while due inside the horizon."""
 
     @property
     def total_kg_co2(self) -> float:
@@ -85,25 +95,21 @@ def account(problem: Problem, it_kw: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return facility, zero, kg
 
 
-def site_points(problem: Problem, it_kw: np.ndarray) -> np.ndarray:
-    """(S, T) objective points of the site loads (emissions by the policy's signal, cost,
-    curtailment reward); lateness is added per job."""
-    facility = it_kw * problem.pue * problem.slot_h
-    zero = np.minimum(facility, problem.zero_carbon_cap_kwh)
-    return problem.cost_per_kwh() * facility - problem.credit_per_zero_kwh() * zero
+def job_points(problem: Problem, sched: Schedule) -> float:
+    """Objective points of the jobs themselves: lateness of the placed, and what leaving
+    the others out costs (`Problem.unplaced_points`)."""
+    placed = sched.site >= 0
+    late = problem.lateness_points(sched.end_slot(), np.arange(len(problem.jobs)))
+    return float(late[placed].sum() + problem.unplaced_points[~placed].sum())
 
 
 def evaluate(problem: Problem, sched: Schedule) -> Evaluation:
     """Account a schedule and compute its objective (the same for every method)."""
     it_kw, gpus = site_loads(problem, sched)
     facility, zero, kg = account(problem, it_kw)
-    end = sched.end_slot()
     placed = sched.site >= 0
-    late = ~placed | (end > problem.deadline_slot)
-    lateness = problem.lateness_points(end, np.arange(len(problem.jobs)))[placed].sum()
-    unplaced_points = problem.policy.lateness_penalty_per_h * problem.n_slots * problem.slot_h
-    objective = float(site_points(problem, it_kw).sum() + lateness
-                      + unplaced_points * (~placed).sum())
+    late = (~placed & ~problem.deferrable) | (placed & (sched.end_slot() > problem.deadline_slot))
+    objective = float(problem.site_points(it_kw).sum()) + job_points(problem, sched)
     return Evaluation(
         it_kw=it_kw, gpus_used=gpus, facility_kwh=facility, zero_carbon_kwh=zero, kg_co2=kg,
         cost_jpy=facility * problem.price_jpy_per_kwh, objective=objective, late=late,
@@ -117,7 +123,8 @@ def violations(problem: Problem, sched: Schedule, tol: float = 1e-6) -> list[str
     for s, t in zip(*np.nonzero(gpus > problem.gpu_cap + tol), strict=True):
         out.append(f"site {problem.sites[s].id} slot {t}: {gpus[s, t]:g} GPUs > capacity")
     for s, t in zip(*np.nonzero(it_kw > problem.it_cap_kw + tol), strict=True):
-        out.append(f"site {problem.sites[s].id} slot {t}: {it_kw[s, t]:g} IT kW > power cap")
+        out.append(f"site {problem.sites[s].id} slot {t}: {it_kw[s, t]:g} IT kW > power cap "
+                   "or limit")
     for j, job in enumerate(problem.jobs):
         s = sched.site[j]
         if s == UNPLACED:
@@ -130,7 +137,11 @@ def violations(problem: Problem, sched: Schedule, tol: float = 1e-6) -> list[str
         if not segs or segs[0][0] < problem.release_slot[j]:
             out.append(f"job {job.id}: runs before release or not at all")
             continue
-        need = problem.dur_slots[j] + problem.overhead_slots * (len(segs) - 1)
+        if problem.fixed_site[j] >= 0 and (s, segs[0][0]) != (problem.fixed_site[j],
+                                                                problem.fixed_start[j]):
+            out.append(f"job {job.id}: moved from its fixed site and start")
+        need = problem.option_slots(j, int(s), segs[0][0]) \
+            + problem.overhead_slots * (len(segs) - 1)
         if not problem.checkpointable[j] and len(segs) != 1:
             out.append(f"job {job.id}: not checkpointable but runs in {len(segs)} pieces")
         if sched.run[j].sum() != need:

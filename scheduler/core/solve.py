@@ -1,34 +1,46 @@
-"""Run one planning method on a `Problem` inside a time budget and say how good it is.
+"""Run one planning method on a `Problem` within a budget and say how good it is.
 
-`milp`: the greedy plan is the first incumbent; the LP relaxation gives a bound and an
-LP-rounded plan (floor the class counts, repair the rest greedily); if that is not within
-`mip_gap` of the bound, the MILP is solved warm-started from the best plan until the budget
-ends. Instances whose full model would be too large for that (above about 40 jobs on 8 sites
-× 96 slots) get the LP bound by column generation and a plan by price-and-dive instead
-(`colgen`); above about 1,500 jobs the jobs are split into parts whose LPs are solved
-apart and added up, and the jobs they leave over get one more LP in the room left
-(`decompose`). Every plan found also gets a late-job repair (`repair`), and the best one
-single-job moves (`local_search`). The best plan found is returned with the best bound, so
-the gap is honest.
+`milp`: the greedy plan (and, when re-planning, the previous plan) is the first incumbent;
+the LP relaxation gives a bound and an LP-rounded plan (floor the class counts, repair the
+rest greedily); if that is not within `mip_gap` of the bound, the MILP is solved
+warm-started from the best plan until the budget ends. Instances whose full model would be
+too large for that (above about 40 jobs on 8 sites × 96 slots) get the LP bound by column
+generation and a plan by price-and-dive instead (`colgen`); above about 1,500 jobs the jobs
+are split into parts whose LPs are solved apart and added up, and the jobs they leave over
+get one more LP in the room left (`decompose`). Every plan found also gets a late-job
+repair (`repair`), and the best one single-job moves (`local_search`). The best plan found
+is returned with the best bound, so the gap is honest.
+
+Jobs whose decision is fixed (running and not checkpointable, or kept from the previous
+plan) are not decided again: they are laid down first, and the other jobs are planned in
+the room they leave (`Problem.residual`), which adds up exactly. Running checkpointable
+jobs may pause or move in the full models; the heuristics and the large-instance paths
+let them continue where they run.
+
+The budget is wall-clock seconds, or (`deterministic`) work limits only: no step looks at
+the clock, HiGHS runs single-threaded with a node limit, and the same instance gives the
+same plan on any machine.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
 
 from scheduler.core.colgen import column_generation, dive, schedule_options
 from scheduler.core.decompose import solve_parts, split
-from scheduler.core.greedy import asap, greedy
+from scheduler.core.greedy import SiteLoads, asap, greedy, placement_order
 from scheduler.core.local_search import relocate
-from scheduler.core.milp_fast import FastModel, build_fast, decode, schedule_vector
-from scheduler.core.problem import Problem
+from scheduler.core.milp_fast import FastModel, build_fast, decode, job_classes, schedule_vector
+from scheduler.core.milp_pyomo import solve_pyomo
+from scheduler.core.outcome import Outcome, relative_gap
+from scheduler.core.problem import NOT_FIXED, Problem
 from scheduler.core.repair import repair_late
-from scheduler.core.schedule import Evaluation, Schedule, evaluate, violations
+from scheduler.core.schedule import Evaluation, Schedule, evaluate, site_loads, violations
 from scheduler.core.solver import SolveStatus, run_highs
 
 
@@ -47,86 +59,13 @@ class Builder(StrEnum):
     PYOMO = "pyomo"
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """A schedule, its evaluation, and how it was obtained."""
-
-    schedule: Schedule
-    evaluation: Evaluation
-    method: str
-    """What produced the schedule, e.g. `milp`, `milp:lp-rounding`, `greedy`."""
-    status: SolveStatus
-    bound: float
-    """Best lower bound on the objective (−inf when none was computed)."""
-    build_seconds: float
-    """Building the model: the full matrix, or the column generation of large instances."""
-    solve_seconds: float
-
-    @property
-    def objective(self) -> float:
-        return self.evaluation.objective
-
-    @property
-    def gap(self) -> float:
-        """(objective − bound) / |objective|; inf without a bound."""
-        return relative_gap(self.objective, self.bound)
-
-
-def relative_gap(objective: float, bound: float) -> float:
-    """(objective − bound) / |objective|, 0 when they agree to rounding, inf without a bound."""
-    if not np.isfinite(bound):
-        return float("inf")
-    diff = objective - bound
-    if diff <= 1e-9 * max(1.0, abs(objective)):
-        return 0.0
-    return diff / max(abs(objective), 1e-9)
-
-
-class _Plans:
-    """The valid plans found so far, each checked and evaluated once, with their repairs."""
-
-    def __init__(self, p: Problem) -> None:
-        self.p = p
-        self.found: list[tuple[str, Schedule, Evaluation]] = []
-
-    def add(self, name: str, sched: Schedule) -> None:
-        """Keep `sched` (if valid) and, when it improves on it, its late-job repair."""
-        self._keep(name, sched)
-        fixed = repair_late(self.p, sched, REPAIR_TIME_S)
-        if fixed is not sched:
-            self._keep(f"{name}+repair", fixed)
-
-    def _keep(self, name: str, sched: Schedule) -> None:
-        if not violations(self.p, sched):
-            self.found.append((name, sched, evaluate(self.p, sched)))
-
-    def best(self) -> tuple[str, Schedule, Evaluation]:
-        """(name, schedule, evaluation) of the lowest objective."""
-        return min(self.found, key=lambda item: item[2].objective)
-
-    def gap(self, bound: float) -> float:
-        return relative_gap(self.best()[2].objective, bound)
-
-
-def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.0,
-          mip_gap: float = 1e-4, builder: Builder = Builder.FAST) -> Outcome:
-    """Plan with `method` within about `time_limit_s` seconds of wall time."""
-    t0 = time.perf_counter()
-    if method is Method.ASAP:
-        sched = asap(p)
-        return Outcome(sched, evaluate(p, sched), "asap", SolveStatus.FEASIBLE, -np.inf, 0.0,
-                       time.perf_counter() - t0)
-    incumbent = greedy(p)
-    if method is Method.GREEDY:
-        return Outcome(incumbent, evaluate(p, incumbent), "greedy", SolveStatus.FEASIBLE,
-                       -np.inf, 0.0, time.perf_counter() - t0)
-    if builder is Builder.PYOMO:
-        from scheduler.core.milp_pyomo import solve_pyomo
-
-        return solve_pyomo(p, incumbent, time_limit_s=time_limit_s, mip_gap=mip_gap, t0=t0)
-    return _solve_fast(p, incumbent, time_limit_s, mip_gap, t0)
-
-
+DEFAULT_MIP_GAP = 0.005
+"""Stop once the plan is proven within this relative gap of the bound."""
+DETERMINISTIC_MAX_NODES = 2000
+"""Branch-and-bound nodes of one MILP solve in the deterministic (work-limited) mode."""
+STABILITY_GAP = 0.5
+"""The previous plan is kept unless a new one is better by more than this share of the MIP
+gap (relative): re-plans do not churn over differences the solver does not resolve."""
 FULL_MODEL_MAX_NNZ = 500_000
 """Above this estimated matrix size the LP bound comes from column generation."""
 COLGEN_SHARE = 0.55
@@ -137,13 +76,174 @@ PARTS_SHARE = 0.85
 RELOCATE_SHARE = 0.2
 """Share of the time left after column generation kept for single-job moves at the end."""
 REPAIR_TIME_S = 2.0
-"""Budget of one late-job repair (0.2 s measured for 10,000 jobs with 47 late)."""
+"""Budget of one late-job repair (the benchmarks print what it takes)."""
 DECODE_RESERVE_S = 3.0
 """Time kept back after the dive to decode, repair and evaluate the plans (10,000 jobs)."""
 RESTRICTED_MIP_MIN_S = 5.0
 RESTRICTED_MIP_MAX_COLUMNS = 30_000
 """The MILP over the generated columns runs with at least this many seconds left and
 at most this many start columns (the master of 1,000 jobs has about 20,000)."""
+
+
+@dataclass
+class _Budget:
+    """Seconds left of a wall-clock budget; always infinite when work-limited."""
+
+    seconds: float
+    deterministic: bool = False
+    t0: float = field(default_factory=time.perf_counter)
+
+    def left(self) -> float:
+        if self.deterministic:
+            return math.inf
+        return self.seconds - (time.perf_counter() - self.t0)
+
+    def keep_back(self, seconds: float) -> float:
+        """`seconds` to keep for later steps (0 when work-limited: no clock to race)."""
+        return 0.0 if self.deterministic else seconds
+
+    @property
+    def max_nodes(self) -> int | None:
+        return DETERMINISTIC_MAX_NODES if self.deterministic else None
+
+
+class _Plans:
+    """The valid plans found so far, each checked and evaluated once, with their repairs.
+    On equal objectives the plan found first wins (the previous plan, when given)."""
+
+    def __init__(self, p: Problem, budget: _Budget) -> None:
+        self.p = p
+        self.budget = budget
+        self.found: list[tuple[str, tuple[str, ...], Schedule, Evaluation]] = []
+
+    def add(self, source: str, sched: Schedule, steps: tuple[str, ...] = ()) -> None:
+        """Keep `sched` (if valid) and, when it improves on it, its late-job repair."""
+        self._keep(source, steps, sched)
+        repair_s = math.inf if self.budget.deterministic else REPAIR_TIME_S
+        fixed = repair_late(self.p, sched, repair_s)
+        if fixed is not sched:
+            self._keep(source, (*steps, "repair"), fixed)
+
+    def _keep(self, source: str, steps: tuple[str, ...], sched: Schedule) -> None:
+        if not violations(self.p, sched):
+            self.found.append((source, steps, sched, evaluate(self.p, sched)))
+
+    def best(self) -> tuple[str, tuple[str, ...], Schedule, Evaluation]:
+        """(source, steps, schedule, evaluation) of the lowest objective."""
+        return min(self.found, key=lambda item: item[3].objective)
+
+    def gap(self, bound: float) -> float:
+        return relative_gap(self.best()[3].objective, bound)
+
+
+def still_feasible(p: Problem, sched: Schedule) -> Schedule:
+    """The jobs of `sched` (e.g. the previous plan mapped onto this problem) that are still
+    valid here, laid down in placement order while they fit; the others unplaced."""
+    out = Schedule.empty(p)
+    loads = SiteLoads(p)
+    first = sched.start_slot()
+    for j in placement_order(p):
+        s = int(sched.site[j])
+        if s < 0:
+            continue
+        _, ok = loads.options(int(j))
+        d = int(p.dur_slots[j])
+        k = int(first[j])
+        one_piece = sched.run[j].sum() == d and sched.run[j, k:k + d].all()
+        if one_piece and k < ok.shape[1] and ok[s, k]:
+            loads.add(int(j), s, slice(k, k + d))
+            out.place(int(j), s, slice(k, k + d))
+    return out
+
+
+def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.0,
+          mip_gap: float = DEFAULT_MIP_GAP, builder: Builder = Builder.FAST,
+          deterministic: bool = False, incumbent: Schedule | None = None) -> Outcome:
+    """Plan with `method` within about `time_limit_s` seconds of wall time (or, when
+    `deterministic`, within work limits). `incumbent` (e.g. the previous plan on this
+    problem's grid) seeds the MILP and wins ties."""
+    budget = _Budget(time_limit_s, deterministic)
+    exact = method is Method.MILP and (builder is Builder.PYOMO
+                                       or full_model_nnz(p) <= FULL_MODEL_MAX_NNZ)
+    running = p.continue_site != NOT_FIXED
+    bound_here = (p.fixed_site != NOT_FIXED) | (running & ~(exact & p.checkpointable))
+    if not bound_here.any():
+        return _solve_free(p, method, budget, mip_gap, builder, incumbent)
+    # lay the bound jobs down, plan the others in the room they leave
+    base = Schedule.empty(p)
+    for j in np.flatnonzero(bound_here):
+        s = p.fixed_site[j] if p.fixed_site[j] != NOT_FIXED else p.continue_site[j]
+        k = p.fixed_start[j] if p.fixed_site[j] != NOT_FIXED else 0
+        base.place(int(j), int(s), slice(int(k), int(k + p.dur_slots[j])))
+    free = np.flatnonzero(~bound_here)
+    sub = p.residual(free, *site_loads(p, base))
+    sub_incumbent = None if incumbent is None else Schedule(incumbent.site[free].copy(),
+                                                            incumbent.run[free].copy())
+    out = _solve_free(sub, method, budget, mip_gap, builder, sub_incumbent)
+    sched = base
+    sched.site[free], sched.run[free] = out.schedule.site, out.schedule.run
+    ev = evaluate(p, sched)
+    # the whole's objective is the bound jobs' points plus the rest's, exactly
+    bound = out.bound + (ev.objective - out.objective)
+    return Outcome(sched, ev, out.source, out.steps, out.status, bound, out.build_seconds,
+                   out.solve_seconds)
+
+
+def _solve_free(p: Problem, method: Method, budget: _Budget, mip_gap: float,
+                builder: Builder, incumbent: Schedule | None) -> Outcome:
+    """`solve` for a problem whose jobs are all free to move (fixed jobs already split off,
+    except running checkpointable ones in the exact models)."""
+    t0 = time.perf_counter()
+    if method is Method.ASAP:
+        sched = asap(p)
+        return Outcome(sched, evaluate(p, sched), "asap", (), SolveStatus.FEASIBLE, -np.inf,
+                       0.0, time.perf_counter() - t0)
+    start = greedy(p)
+    if method is Method.GREEDY:
+        return Outcome(start, evaluate(p, start), "greedy", (), SolveStatus.FEASIBLE,
+                       -np.inf, 0.0, time.perf_counter() - t0)
+    if builder is Builder.PYOMO:
+        return solve_pyomo(p, start, time_limit_s=budget.left(), mip_gap=mip_gap, t0=t0)
+    plans = _Plans(p, budget)
+    if incumbent is not None:
+        plans.add("milp:previous", greedy(p, still_feasible(p, incumbent)))
+    plans.add("milp:greedy", start)
+    out = _solve_fast(p, plans, budget, mip_gap, t0)
+    if incumbent is None:
+        return out
+    aligned = align(p, out.schedule, incumbent)
+    return Outcome(aligned, evaluate(p, aligned), out.source, out.steps, out.status, out.bound,
+                   out.build_seconds, out.solve_seconds)
+
+
+def align(p: Problem, sched: Schedule, prefer: Schedule) -> Schedule:
+    """`sched` with interchangeable jobs (one class) trading places so that as many as
+    possible keep their (site, start) in `prefer`: the same plan, less churn."""
+    out = sched.copy()
+    first, want = sched.start_slot(), prefer.start_slot()
+    for cl in job_classes(p, np.arange(len(p.jobs))):
+        if len(cl) < 2:
+            continue
+        slots = {int(j): (int(sched.site[j]), int(first[j])) for j in cl}
+        free = dict(slots)  # assignment key → the job currently holding it
+        by_key: dict[tuple[int, int], list[int]] = {}
+        for j, key in slots.items():
+            by_key.setdefault(key, []).append(j)
+        given: dict[int, int] = {}  # job → job whose assignment it takes
+        for j in cl:
+            key = (int(prefer.site[j]), int(want[j]))
+            holders = [h for h in by_key.get(key, []) if h in free]
+            if key[0] >= 0 and holders:
+                h = int(j) if int(j) in holders else holders[0]
+                given[int(j)] = h
+                del free[h]
+        rest = [h for h in cl if int(h) in free]
+        for j in cl:
+            if int(j) not in given:
+                given[int(j)] = int(rest.pop(0))
+        for j, h in given.items():
+            out.site[j], out.run[j] = sched.site[h], sched.run[h]
+    return out
 
 
 def full_model_nnz(p: Problem) -> int:
@@ -156,26 +256,23 @@ def full_model_nnz(p: Problem) -> int:
 
 
 def _mip_stage(p: Problem, fm: FastModel, plans: _Plans, left: float, mip_gap: float,
-               name: str) -> tuple[SolveStatus, float]:
+               source: str) -> tuple[SolveStatus, float]:
     """Solve the (full or restricted) MILP from the best plan; add its plan."""
     mip = run_highs(fm.matrix, time_limit_s=left, mip_rel_gap=mip_gap,
-                    start=schedule_vector(p, fm, plans.best()[1]))
+                    start=schedule_vector(p, fm, plans.best()[2]),
+                    max_nodes=plans.budget.max_nodes)
     if mip.x is not None:
-        plans.add(name, greedy(p, decode(p, fm, mip.x)))
+        plans.add(source, greedy(p, decode(p, fm, mip.x)))
     return mip.status, mip.bound
 
 
-def _solve_fast(p: Problem, incumbent: Schedule, time_limit_s: float, mip_gap: float,
-                t0: float) -> Outcome:
-    def left() -> float:
-        return time_limit_s - (time.perf_counter() - t0)
-
-    plans = _Plans(p)
-    plans.add("milp:greedy", incumbent)
+def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: float
+                ) -> Outcome:
+    left = budget.left
     status = SolveStatus.FEASIBLE
     if full_model_nnz(p) > FULL_MODEL_MAX_NNZ:
         large = _solve_by_parts if len(split(p)) > 1 else _solve_by_columns
-        bound, build_s = large(p, plans, left, mip_gap)
+        bound, build_s = large(p, plans, budget, mip_gap)
     else:
         tb = time.perf_counter()
         fm = build_fast(p)
@@ -188,48 +285,54 @@ def _solve_fast(p: Problem, incumbent: Schedule, time_limit_s: float, mip_gap: f
             mip_status, mip_bound = _mip_stage(p, fm, plans, left(), mip_gap, "milp")
             bound = max(bound, mip_bound)
             status = mip_status if mip_status is SolveStatus.OPTIMAL else status
-    name, best, ev = plans.best()
+    source, steps, best, ev = plans.best()
+    previous = [f for f in plans.found if f[0] == "milp:previous"]
+    if previous and previous[0][3].objective <= ev.objective + STABILITY_GAP * mip_gap * max(
+            1.0, abs(ev.objective)):
+        source, steps, best, ev = previous[0]  # the new plan is not worth the churn
     if relative_gap(ev.objective, bound) <= mip_gap:
         status = SolveStatus.OPTIMAL
     elif status is SolveStatus.OPTIMAL:
         status = SolveStatus.FEASIBLE  # the solver's own gap rule was looser than ours
-    return Outcome(best, ev, name, status, bound, build_s, time.perf_counter() - t0 - build_s)
+    return Outcome(best, ev, source, steps, status, bound, build_s,
+                   time.perf_counter() - t0 - build_s)
 
 
 def _relocate_best(p: Problem, plans: _Plans, time_limit_s: float) -> None:
     """Improve the best plan so far by single-job moves (`local_search.relocate`)."""
-    name, best, _ = plans.best()
+    source, steps, best, _ = plans.best()
     if time_limit_s > 0:
-        plans.add(f"{name}+relocate", relocate(p, best, time_limit_s))
+        plans.add(source, relocate(p, best, time_limit_s), (*steps, "relocate"))
 
 
-def _solve_by_parts(p: Problem, plans: _Plans, left: Callable[[], float],
+def _solve_by_parts(p: Problem, plans: _Plans, budget: _Budget,
                     mip_gap: float) -> tuple[float, float]:
     """Very large instances: the parts' and the residual's LP solutions placed together
     (`decompose`), filled greedily, then single-job moves with the time left. Returns the
     bound and the parts' seconds."""
     tb = time.perf_counter()
-    sched, bound, _ = solve_parts(p, PARTS_SHARE * left())
+    sched, bound, _ = solve_parts(p, PARTS_SHARE * budget.left())
     build_s = time.perf_counter() - tb
     plans.add("milp:parts", greedy(p, sched))
     if plans.gap(bound) > mip_gap:
-        _relocate_best(p, plans, left() - DECODE_RESERVE_S)
+        _relocate_best(p, plans, budget.left() - budget.keep_back(DECODE_RESERVE_S))
     return bound, build_s
 
 
-def _solve_by_columns(p: Problem, plans: _Plans, left: Callable[[], float],
+def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget,
                       mip_gap: float) -> tuple[float, float]:
     """Large instances: column generation for the LP bound, a price-and-dive for a plan,
     with time left the MILP over the generated columns (only while the master is small:
     HiGHS' presolve overran the time limit by 15 s on the master of 10,000 jobs), and
     single-job moves on the best plan last. Returns the bound and the column generation's
     seconds."""
+    left = budget.left
     tb = time.perf_counter()
-    master = column_generation(p, plans.best()[1], time_limit_s=COLGEN_SHARE * left())
+    master = column_generation(p, plans.best()[2], time_limit_s=COLGEN_SHARE * left())
     build_s = time.perf_counter() - tb
     if master.x is None:
         return master.bound, build_s
-    reserve = DECODE_RESERVE_S + RELOCATE_SHARE * left()
+    reserve = budget.keep_back(DECODE_RESERVE_S + RELOCATE_SHARE * left())
 
     def until_reserve() -> float:
         return left() - reserve
@@ -241,11 +344,13 @@ def _solve_by_columns(p: Problem, plans: _Plans, left: Callable[[], float],
     if (plans.gap(master.bound) > mip_gap and until_reserve() > RESTRICTED_MIP_MIN_S
             and len(master.opts[0]) <= RESTRICTED_MIP_MAX_COLUMNS):
         opts = set(zip(*(a.tolist() for a in master.opts), strict=True))
-        for _, sched, _ in plans.found:
+        for _, _, sched, _ in plans.found:
             opts |= schedule_options(p, master.classes, sched)
         arrays = tuple(np.array(a, dtype=int) for a in zip(*sorted(opts), strict=True))
         fm = build_fast(p, preemptive=False, options=arrays)
         _mip_stage(p, fm, plans, until_reserve(), mip_gap, "milp:colgen")
     if plans.gap(master.bound) > mip_gap:
-        _relocate_best(p, plans, left() - DECODE_RESERVE_S)
+        _relocate_best(p, plans, left() - budget.keep_back(DECODE_RESERVE_S))
     return master.bound, build_s
+
+

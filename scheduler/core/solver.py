@@ -16,8 +16,10 @@ class SolveStatus(StrEnum):
     """Solver outcome, translated from HiGHS' model status through `_HIGHS_STATUS`."""
 
     OPTIMAL = "optimal"
+    """Proven within the requested gap."""
     FEASIBLE = "feasible"
-    """Stopped by the time limit with a solution."""
+    """A valid plan without that proof: the solver stopped at a time or work limit, or the
+    plan comes from a heuristic (greedy, asap)."""
     INFEASIBLE = "infeasible"
     NO_SOLUTION = "no_solution"
     """Stopped (time limit or error) without any solution."""
@@ -73,8 +75,9 @@ def _highs_lp(model: MatrixModel) -> highspy.HighsLp:
 
 def run_highs(model: MatrixModel, *, time_limit_s: float, relax: bool = False,
               mip_rel_gap: float = 1e-4, start: np.ndarray | None = None,
-              threads: int = 1) -> SolverResult:
-    """Solve a `MatrixModel` with HiGHS (as an LP when `relax`), optionally warm-started."""
+              threads: int = 1, max_nodes: int | None = None) -> SolverResult:
+    """Solve a `MatrixModel` with HiGHS (as an LP when `relax`), optionally warm-started;
+    `max_nodes` bounds the branch-and-bound work (a limit that is the same on any machine)."""
     t0 = time.perf_counter()
     lp = _highs_lp(model)
     if not relax and model.integer.any():
@@ -85,6 +88,8 @@ def run_highs(model: MatrixModel, *, time_limit_s: float, relax: bool = False,
     h.setOptionValue("time_limit", max(0.05, float(time_limit_s)))
     h.setOptionValue("mip_rel_gap", mip_rel_gap)
     h.setOptionValue("threads", threads)
+    if max_nodes is not None:
+        h.setOptionValue("mip_max_nodes", int(max_nodes))
     h.passModel(lp)
     if start is not None and not relax:
         sol = highspy.HighsSolution()

@@ -1,0 +1,86 @@
+"""`Planner`: the one re-planner the CLI, the simulator, the cluster loop and DR use.
+
+Each `replan(now, jobs, forecasts, limits)` builds the problem from the live state (running
+jobs and their work done, power limits in time windows, near-term decisions kept from the
+last plan), starts from the last plan, and returns the next plan. Decisions are stable:
+the last plan wins ties and is replaced only by a plan that is better by more than half
+the MIP gap, and interchangeable jobs keep their own starts, so a re-plan with nothing
+changed returns the same plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from forecasts.forecast import Forecast
+from policies.job import Job
+from policies.limits import PowerLimit
+from policies.policy import Policy
+from policies.site import Site
+from scheduler.core.plan import Plan, make_plan, schedule_on
+from scheduler.core.problem import Problem, build_problem
+from scheduler.core.solve import DEFAULT_MIP_GAP, Builder, Method, solve
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    """How to plan: method, budget (wall seconds, or work limits when `deterministic`),
+    the gap at which to stop, and how long near-term decisions stay frozen."""
+
+    method: Method = Method.MILP
+    time_limit_s: float = 60.0
+    mip_gap: float = DEFAULT_MIP_GAP
+    builder: Builder = Builder.FAST
+    deterministic: bool = False
+    """Work limits instead of the clock: the same inputs give the same plan on any machine."""
+    freeze_minutes: float = 0.0
+    """Decisions of the last plan for jobs starting within this many minutes of now stay."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Planner:
+    """Plans again and again from a moving state, remembering the last plan."""
+
+    def __init__(self, sites: Sequence[Site], policy: Policy, config: PlanConfig | None = None,
+                 clock: Callable[[], datetime] = _utc_now) -> None:
+        self.sites = tuple(sites)
+        self.policy = policy
+        self.config = config or PlanConfig()
+        self.clock = clock
+        self.last: Plan | None = None
+        """The last plan returned (the starting point of the next)."""
+        self.last_problem: Problem | None = None
+
+    def frozen(self, now: datetime | None, previous: Plan | None
+               ) -> dict[str, tuple[str, datetime]]:
+        """The previous plan's decisions for jobs starting in [now, now + freeze_minutes)."""
+        if previous is None or now is None or self.config.freeze_minutes <= 0:
+            return {}
+        start = pd.Timestamp(now)
+        until = start + timedelta(minutes=self.config.freeze_minutes)
+        return {jid: (site, t) for jid, (site, t) in previous.decisions().items()
+                if start <= pd.Timestamp(t) < until}
+
+    def replan(self, now: datetime | None, jobs: Sequence[Job],
+               forecasts: Mapping[str, Forecast], limits: Sequence[PowerLimit] = (),
+               previous: Plan | None = None) -> Plan:
+        """The next plan from the state at `now` (None: plan from the forecasts' start).
+        `previous` defaults to the last plan this planner returned."""
+        previous = previous if previous is not None else self.last
+        cfg = self.config
+        p = build_problem(self.sites, jobs, forecasts, self.policy, now=now, limits=limits,
+                          fixed=self.frozen(now, previous))
+        incumbent = None if previous is None else schedule_on(p, previous)
+        out = solve(p, cfg.method, time_limit_s=cfg.time_limit_s, mip_gap=cfg.mip_gap,
+                    builder=cfg.builder, deterministic=cfg.deterministic, incumbent=incumbent)
+        baseline = solve(p, Method.ASAP)
+        plan = make_plan(p, out, baseline, previous, made_at=self.clock())
+        self.last, self.last_problem = plan, p
+        return plan
