@@ -65,7 +65,8 @@ class Problem:
     it_kw: np.ndarray
     gpus: np.ndarray
     dur_slots: np.ndarray
-    """Slots of work still to do (duration − done, rounded up)."""
+    """Slots of work still to do (duration − done, rounded up; plus the restart overhead
+    of a paused checkpointable job)."""
     release_slot: np.ndarray
     """First slot the job may run in."""
     deadline_slot: np.ndarray
@@ -83,7 +84,8 @@ class Problem:
     """Site a running job runs on at slot 0, else NOT_FIXED."""
     resume_slots: np.ndarray
     """Extra run slots a running checkpointable job needs unless it continues on
-    `continue_site` from slot 0 (its restart overhead), else 0."""
+    `continue_site` from slot 0 (its restart overhead), else 0. (A paused one's overhead is
+    in its `dur_slots`.)"""
     unplaced_points: np.ndarray
     """Points for leaving the job out of this plan: above any lateness for a job due inside
     the horizon; for a deferrable one its energy at the horizon-average cost of its best
@@ -381,6 +383,9 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
             home[i] = int(np.flatnonzero(fits)[0])
     ckpt = np.array([j.checkpointable for j in jobs], dtype=bool)
     overhead = math.ceil(policy.restart_overhead_h / slot_h - 1e-9)
+    # a paused job (work done, not running) restarts from its checkpoint: one overhead more
+    paused = np.array([j.done_h > 0 and j.running_site is None for j in jobs], dtype=bool)
+    dur = dur + np.where(paused & ckpt, overhead, 0)
     fixed_site = np.where(~ckpt, running, NOT_FIXED)
     fixed_start = np.zeros(J, dtype=int)
     ids = [s.id for s in sites]

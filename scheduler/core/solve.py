@@ -137,22 +137,26 @@ class _Plans:
 
 
 def still_feasible(p: Problem, sched: Schedule) -> Schedule:
-    """The jobs of `sched` (e.g. the previous plan mapped onto this problem) that are still
-    valid here, laid down in placement order while they fit; the others unplaced."""
+    """The jobs of `sched` (e.g. the previous plan mapped onto this problem) whose runs are
+    still valid here, laid down in placement order while they fit; the others unplaced."""
     out = Schedule.empty(p)
     loads = SiteLoads(p)
     first = sched.start_slot()
     for j in placement_order(p):
-        s = int(sched.site[j])
-        if s < 0:
+        s, run = int(sched.site[j]), sched.run[j]
+        if s < 0 or not p.allowed[j, s] or first[j] < p.release_slot[j]:
             continue
-        _, ok = loads.options(int(j))
-        d = int(p.dur_slots[j])
-        k = int(first[j])
-        one_piece = sched.run[j].sum() == d and sched.run[j, k:k + d].all()
-        if one_piece and k < ok.shape[1] and ok[s, k]:
-            loads.add(int(j), s, slice(k, k + d))
-            out.place(int(j), s, slice(k, k + d))
+        pieces = len(sched.segments(int(j)))
+        if p.fixed_site[j] >= 0 and (s, first[j]) != (p.fixed_site[j], p.fixed_start[j]):
+            continue
+        if (pieces > 1 and not p.checkpointable[j]) or run.sum() != p.option_slots(
+                int(j), s, int(first[j])) + p.overhead_slots * (pieces - 1):
+            continue
+        fits = (loads.gpus[s, run] + p.gpus[j] <= p.gpu_cap[s, run]).all() and (
+            loads.it_kw[s, run] + p.it_kw[j] <= p.it_cap_kw[s, run] + 1e-9).all()
+        if fits:
+            loads.add(int(j), s, run)
+            out.place(int(j), s, run.copy())
     return out
 
 

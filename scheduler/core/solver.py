@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import sys
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -61,6 +64,29 @@ class SolverResult:
     seconds: float
 
 
+@functools.cache
+def _quiet_highs() -> None:
+    """HiGHS prints its banner on stdout when a process makes its first `Highs` object; make
+    that first one with stdout pointed at /dev/null, so no banner lands in a plan's output."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def new_highs() -> highspy.Highs:
+    """A silent HiGHS instance, single-threaded unless told otherwise."""
+    _quiet_highs()
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 def _highs_lp(model: MatrixModel) -> highspy.HighsLp:
     """The continuous LP of `model` in HiGHS' column-wise form."""
     lp = highspy.HighsLp()
@@ -83,8 +109,7 @@ def run_highs(model: MatrixModel, *, time_limit_s: float, relax: bool = False,
     if not relax and model.integer.any():
         lp.integrality_ = [highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous
                            for f in model.integer]
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     h.setOptionValue("time_limit", max(0.05, float(time_limit_s)))
     h.setOptionValue("mip_rel_gap", mip_rel_gap)
     h.setOptionValue("threads", threads)
@@ -121,6 +146,7 @@ def run_pyomo(model: object, *, time_limit_s: float, mip_rel_gap: float = 1e-4) 
     from pyomo.opt import TerminationCondition as TC
 
     t0 = time.perf_counter()
+    _quiet_highs()
     opt = pyo.SolverFactory("appsi_highs")
     # the legacy solve() resets config.time_limit/load_solution from its own arguments
     res = opt.solve(model, timelimit=max(0.05, float(time_limit_s)), load_solutions=False,
@@ -157,8 +183,7 @@ class LpSession:
     (the restricted master of column generation)."""
 
     def __init__(self, model: MatrixModel) -> None:
-        self.h = highspy.Highs()
-        self.h.setOptionValue("output_flag", False)
+        self.h = new_highs()
         self.h.setOptionValue("threads", 1)
         # the first solve starts from no basis: dual simplex (a 1,000-job master: 1.1 s
         # against 5.3 s primal); later, each change picks the simplex its basis stays
