@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from forecasts.emission_factors import FUELS, THERMAL_FUELS, EmissionFactors
-from policies.errors import InputError
+from inputs.errors import InputError
 
 STORAGE = "storage_discharge"
 IMPORTS = "imports"

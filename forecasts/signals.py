@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 
 from forecasts.carbon_mix import MIN_THERMAL_SHARE, average_intensity, marginal_intensity
-from forecasts.csv_file import parse_times, read_string_csv
 from forecasts.emission_factors import EmissionFactors, default_factors
 from forecasts.forecast import Forecast, slot_seconds
 from forecasts.jepx import SLOT_MINUTES as PRICE_SLOT_MINUTES
 from forecasts.jepx import area_prices
 from forecasts.jp_tso.parse import TIDY_COLUMNS
-from policies.errors import InputError
+from inputs.errors import InputError
+from inputs.tables import parse_times, read_string_csv
 
 INTENSITIES = ("average", "marginal")
 _TEXT_COLUMNS = ("time_utc", "time_jst", "area")

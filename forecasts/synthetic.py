@@ -30,7 +30,7 @@ from forecasts.emission_factors import EmissionFactors, default_factors
 from forecasts.forecast import ALLOWED_SLOT_MINUTES, Forecast
 from forecasts.jp_tso.parse import TIDY_COLUMNS
 from forecasts.synthetic_areas import AREAS, AreaParams, area_params
-from policies.errors import InputError
+from inputs.errors import InputError
 
 JST = "Asia/Tokyo"
 

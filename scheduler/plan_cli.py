@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from forecasts.csv_file import read_forecast_csv
-from policies.errors import InputError
+from inputs.cli_errors import exit_with_error
+from inputs.errors import InputError
 from policies.jobs_file import read_jobs_csv
 from policies.policy import load_policy
 from policies.sites_file import read_sites_yaml
@@ -20,12 +21,6 @@ from scheduler.core.problem import build_problem
 from scheduler.core.solve import Builder, Method, solve
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "simulations" / "examples"
-
-
-def fail(err: InputError) -> typer.Exit:
-    """Print a bad-input error as one line on stderr; the caller raises the returned Exit(2)."""
-    Console(stderr=True).print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
-    return typer.Exit(2)
 
 
 def _fmt(t: object, tz: str) -> str:
@@ -101,9 +96,9 @@ def plan_command(
         problem = build_problem(read_sites_yaml(sites), read_jobs_csv(jobs),
                                 read_forecast_csv(forecast), pol)
     except InputError as err:
-        raise fail(err) from None
+        exit_with_error(err)
     if time_limit <= 0:
-        raise fail(InputError("--time-limit", "time_limit", time_limit, "must be > 0"))
+        exit_with_error(InputError("--time-limit", "time_limit", time_limit, "must be > 0"))
     outcome = solve(problem, method, time_limit_s=time_limit, mip_gap=mip_gap, builder=builder)
     baseline = solve(problem, Method.ASAP)
     plan = make_plan(problem, outcome, baseline)

@@ -19,7 +19,7 @@ from forecasts.emission_factors import (
     load_factors,
 )
 from forecasts.jp_tso.parse import TIDY_COLUMNS, parse_area_file, parse_area_files
-from policies.errors import InputError
+from inputs.errors import InputError
 
 DIRECT = default_factors("direct")
 COAL = DIRECT_GCO2_PER_KWH["coal"]

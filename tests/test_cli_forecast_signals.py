@@ -14,7 +14,7 @@ from forecasts.forecast import Forecast
 from forecasts.jepx import area_prices, parse_spot_summary
 from forecasts.jp_tso.parse import TIDY_COLUMNS
 from forecasts.signals import read_tidy_csv, signals_from_tidy
-from policies.errors import InputError
+from inputs.errors import InputError
 from scheduler.cli import app
 
 runner = CliRunner()

@@ -24,7 +24,7 @@ from forecasts.forecasting import (
 )
 from forecasts.forecasting.features import build_features, regular_frame
 from forecasts.synthetic import synthetic_area
-from policies.errors import InputError
+from inputs.errors import InputError
 
 JST = timezone(timedelta(hours=9))
 SPLIT = pd.Timestamp("2023-01-01", tz=JST)

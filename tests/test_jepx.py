@@ -15,7 +15,7 @@ from forecasts.jepx import (
     parse_spot_files,
     parse_spot_summary,
 )
-from policies.errors import InputError
+from inputs.errors import InputError
 
 HEADER = ("受渡日,時刻コード,売り入札量(kWh),買い入札量(kWh),約定総量(kWh),"
           "システムプライス(円/kWh),"

@@ -15,7 +15,7 @@ from forecasts.jp_tso.parse import (
     parse_area_files,
     write_tidy_csv,
 )
-from policies.errors import InputError
+from inputs.errors import InputError
 
 pytestmark = pytest.mark.shared_data
 

@@ -19,7 +19,7 @@ from forecasts.providers.uk_carbon_intensity import (
     UkCarbonIntensityConfig,
     UkCarbonIntensityProvider,
 )
-from policies.errors import InputError
+from inputs.errors import InputError
 
 SAMPLES = Path("grid/api_samples/uk_carbon_intensity")
 FROM = datetime(2018, 1, 20, 12, 0, tzinfo=UTC)

@@ -13,7 +13,7 @@ from forecasts.clearsky import clearsky_irradiance
 from forecasts.jp_tso.parse import TIDY_COLUMNS, parse_area_files
 from forecasts.synthetic import synthetic_area, synthetic_forecast
 from forecasts.synthetic_areas import area_params
-from policies.errors import InputError
+from inputs.errors import InputError
 
 JST = timezone(timedelta(hours=9))
 SPRING = datetime(2023, 3, 1, tzinfo=JST)

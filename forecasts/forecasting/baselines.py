@@ -25,7 +25,7 @@ from forecasts.forecasting.features import (
     same_slot_weeks_ago,
 )
 from forecasts.forecasting.quantile_model import DEFAULT_QUANTILES, quantile_column
-from policies.errors import InputError
+from inputs.errors import InputError
 
 BASELINES = ("seasonal_naive_day", "seasonal_naive_week", "persistence")
 

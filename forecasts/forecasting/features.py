@@ -17,7 +17,7 @@ from forecasts.carbon_mix import average_intensity
 from forecasts.clearsky import clearsky_irradiance
 from forecasts.emission_factors import EmissionFactors, default_factors
 from forecasts.synthetic import is_off_day
-from policies.errors import InputError
+from inputs.errors import InputError
 
 JST = "Asia/Tokyo"
 TARGETS = ("curtailment_mw", "carbon_gco2_per_kwh")

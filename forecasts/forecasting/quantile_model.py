@@ -36,7 +36,7 @@ from forecasts.forecasting.features import (
     issue_times,
     regular_frame,
 )
-from policies.errors import InputError
+from inputs.errors import InputError
 
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 HURDLE_TARGETS = ("curtailment_mw",)

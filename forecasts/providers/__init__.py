@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from forecasts.forecast import Forecast
-from policies.errors import InputError
+from inputs.errors import InputError
 
 
 @runtime_checkable

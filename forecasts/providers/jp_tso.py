@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 import pandas as pd
@@ -48,7 +48,8 @@ from forecasts.http import HttpClient, HttpConfig, ProviderDataError, ProviderHT
 from forecasts.jp_tso.parse import parse_area_file
 from forecasts.providers._common import check_window, clip
 from forecasts.signals import signals_from_tidy
-from policies.errors import InputError
+from inputs.clock import utc_now
+from inputs.errors import InputError
 
 NAME = "jp-tso"
 JST = "Asia/Tokyo"
@@ -100,17 +101,13 @@ class JpTsoConfig:
     http: HttpConfig = field(default_factory=HttpConfig)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class JpTsoProvider:
     """`fetch(area, start, end)` → the area's recent signals from its TSO's current file."""
 
     name = NAME
 
     def __init__(self, config: JpTsoConfig | None = None, client: HttpClient | None = None,
-                 clock: Callable[[], datetime] = _utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now) -> None:
         self.config = config or JpTsoConfig()
         self.client = client or HttpClient(NAME, self.config.http)
         self.clock = clock
