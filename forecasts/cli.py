@@ -11,13 +11,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from forecasts.carbon.emission_factors import load_factors
+from forecasts.carbon.signals import read_tidy_csv, signals_from_tidy
 from forecasts.csv_file import read_forecast_csv, write_forecast_csv
-from forecasts.emission_factors import load_factors
-from forecasts.jepx import parse_spot_files
-from forecasts.jp_tso.cli import import_app
-from forecasts.jp_tso.parse import parse_area_files
 from forecasts.plot import forecast_summary, plot_forecasts
-from forecasts.signals import read_tidy_csv, signals_from_tidy
+from forecasts.sources.jepx.parse import parse_spot_files
+from forecasts.sources.jp_tso.cli import import_app
+from forecasts.sources.jp_tso.parse import parse_area_files
 from inputs.cli_errors import exit_with_error
 from inputs.errors import InputError
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasts.jepx import (
+from forecasts.sources.jepx.parse import (
     AREA_NAMES_JA,
     PRICE_COLUMNS,
     area_prices,

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from pytest_httpserver import HTTPServer
 
-from forecasts.http import HttpClient, HttpConfig, ProviderDataError, ProviderHTTPError
+from forecasts.providers.http import HttpClient, HttpConfig, ProviderDataError, ProviderHTTPError
 from forecasts.providers.jp_tso import TSO_SOURCES, JpTsoConfig, JpTsoProvider
 from inputs.errors import InputError
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from pytest_httpserver import HTTPServer
 
-from forecasts.http import HttpClient, HttpConfig, ProviderDataError, ProviderHTTPError
+from forecasts.providers.http import HttpClient, HttpConfig, ProviderDataError, ProviderHTTPError
 from forecasts.providers.uk_carbon_intensity import (
     UkCarbonIntensityConfig,
     UkCarbonIntensityProvider,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from forecasts.forecast import ALLOWED_SLOT_MINUTES, Forecast
-from forecasts.http import ProviderDataError
+from forecasts.providers.http import ProviderDataError
 from inputs.errors import InputError
 from inputs.tables import parse_iso_utc
 

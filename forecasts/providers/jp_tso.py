@@ -43,11 +43,11 @@ from types import MappingProxyType
 
 import pandas as pd
 
+from forecasts.carbon.signals import signals_from_tidy
 from forecasts.forecast import Forecast
-from forecasts.http import HttpClient, HttpConfig, ProviderDataError, ProviderHTTPError
-from forecasts.jp_tso.parse import parse_area_file
 from forecasts.providers._common import check_window, clip
-from forecasts.signals import signals_from_tidy
+from forecasts.providers.http import HttpClient, HttpConfig, ProviderDataError, ProviderHTTPError
+from forecasts.sources.jp_tso.parse import parse_area_file
 from inputs.clock import utc_now
 from inputs.errors import InputError
 
@@ -141,7 +141,7 @@ class JpTsoProvider:
 
     def fetch_tidy(self, area: str, start: datetime | None = None,
                    end: datetime | None = None) -> pd.DataFrame:
-        """The downloaded file as the tidy table of `forecasts.jp_tso.parse`, in the window."""
+        """The downloaded file as the tidy table of `sources.jp_tso.parse`, in the window."""
         check_window(start, end)
         name, raw = self.download(area)
         try:
@@ -158,7 +158,7 @@ class JpTsoProvider:
 
     def fetch(self, region: str, start: datetime | None = None,
               end: datetime | None = None) -> Forecast:
-        """Area `region` (e.g. `chugoku`) → `Forecast` via `forecasts.signals` (mix → gCO2/kWh)."""
+        """Area `region` (e.g. `chugoku`) → `Forecast` via `carbon.signals` (mix → gCO2/kWh)."""
         tidy = self.fetch_tidy(region, start, end)
         if tidy.empty:
             raise ProviderDataError(NAME, "time_utc", f"no slot of {region} in {start} – {end}")

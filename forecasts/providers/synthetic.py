@@ -1,4 +1,4 @@
-"""Synthetic area grids as a provider: no network, deterministic per seed (`forecasts.synthetic`).
+"""Synthetic area grids as a provider: no network, deterministic per seed (`synthetic.grid`).
 
 The simulator's embedded default. Whole JST days are generated around the asked window and
 clipped to it; without `end`, `days` days from the JST midnight before `start` are returned.
@@ -14,7 +14,7 @@ import pandas as pd
 
 from forecasts.forecast import Forecast
 from forecasts.providers._common import check_window, clip
-from forecasts.synthetic import synthetic_forecast
+from forecasts.synthetic.grid import synthetic_forecast
 from inputs.clock import utc_now
 
 NAME = "synthetic"

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from forecasts.forecast import Forecast
-from forecasts.http import HttpClient, HttpConfig, ProviderDataError
 from forecasts.providers._common import check_window, clip, iso_z, require, to_slot_grid, utc_times
+from forecasts.providers.http import HttpClient, HttpConfig, ProviderDataError
 from inputs.clock import utc_now
 from inputs.errors import InputError
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from forecasts.jp_tso.layouts import AREAS
-from forecasts.jp_tso.parse import parse_area_files, write_tidy_csv
+from forecasts.sources.jp_tso.layouts import AREAS
+from forecasts.sources.jp_tso.parse import parse_area_files, write_tidy_csv
 from inputs.cli_errors import exit_with_error
 from inputs.errors import InputError
 

@@ -39,9 +39,9 @@ import numpy as np
 import pandas as pd
 
 from forecasts.forecast import Forecast
-from forecasts.http import ProviderError
 from forecasts.providers import Provider
 from forecasts.providers._common import clip
+from forecasts.providers.http import ProviderError
 from inputs.clock import utc_now
 from inputs.errors import InputError
 

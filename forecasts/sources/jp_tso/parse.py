@@ -25,7 +25,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasts.jp_tso.layouts import AREAS, CURTAILMENT_COLUMNS, Layout, area_from_name, find_layout
+from forecasts.sources.jp_tso.layouts import (
+    AREAS,
+    CURTAILMENT_COLUMNS,
+    Layout,
+    area_from_name,
+    find_layout,
+)
 from inputs.errors import InputError
 from inputs.tables import fail_first
 

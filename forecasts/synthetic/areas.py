@@ -1,4 +1,4 @@
-"""Per-area parameters of the synthetic grid (`forecasts.synthetic`), from published figures.
+"""Per-area parameters of the synthetic grid (`forecasts.synthetic.grid`), from published figures.
 
 All figures are rounded public numbers, not fitted to the shared TSO files. Sources:
 
