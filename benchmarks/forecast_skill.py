@@ -25,7 +25,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from forecasts.forecasting import (
+from forecasts.models import (
     BASELINES,
     DAY_AHEAD,
     INTRADAY,
@@ -37,8 +37,8 @@ from forecasts.forecasting import (
     quantile_scores,
     residual_quantiles,
 )
-from forecasts.forecasting.features import TARGETS
-from forecasts.jp_tso.parse import parse_area_files
+from forecasts.models.features import TARGETS
+from forecasts.sources.jp_tso.parse import parse_area_files
 
 REPO = Path(__file__).resolve().parents[1]
 AREA_FILES = {

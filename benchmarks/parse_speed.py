@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from forecasts.jp_tso.parse import parse_area_files
+from forecasts.sources.jp_tso.parse import parse_area_files
 
 REPO = Path(__file__).resolve().parents[1]
 AREA_DIR = Path("grid") / "jp_area_supply_demand"

@@ -3,7 +3,7 @@
 Kyushu and Chugoku: calendar 2023 (legacy hourly files); Tokyo: FY2025 (2025-04-01 …
 2026-03-14, 30-minute files). The synthetic area covers the same slots (same slot length,
 seed 0). Curtailment = solar + wind curtailed; "hours" = hours with any curtailment;
-carbon = average intensity from the mix (`forecasts.carbon_mix`, default direct factors)
+carbon = average intensity from the mix (`forecasts.carbon.intensity`, default direct factors)
 for both.
 
     python benchmarks/synthetic_vs_real.py [--data ../shared/data] [--seed 0]
@@ -19,9 +19,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from forecasts.forecasting.features import add_targets
-from forecasts.jp_tso.parse import parse_area_files
-from forecasts.synthetic import synthetic_area
+from forecasts.models.features import add_targets
+from forecasts.sources.jp_tso.parse import parse_area_files
+from forecasts.synthetic.grid import synthetic_area
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = {

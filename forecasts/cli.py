@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
@@ -11,14 +11,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from forecasts.carbon.emission_factors import load_factors
+from forecasts.carbon.signals import read_tidy_csv, signals_from_tidy
 from forecasts.csv_file import read_forecast_csv, write_forecast_csv
-from forecasts.emission_factors import load_factors
-from forecasts.jepx import parse_spot_files
-from forecasts.jp_tso.cli import import_app
-from forecasts.jp_tso.parse import parse_area_files
 from forecasts.plot import forecast_summary, plot_forecasts
-from forecasts.signals import read_tidy_csv, signals_from_tidy
-from policies.errors import InputError
+from forecasts.sources.jepx.parse import parse_spot_files
+from forecasts.sources.jp_tso.cli import import_app
+from forecasts.sources.jp_tso.parse import parse_area_files
+from inputs.cli_errors import exit_with_error
+from inputs.errors import InputError
 
 app = typer.Typer(help="Grid signals: import TSO data, derive forecasts, plot them.",
                   no_args_is_help=True)
@@ -27,11 +28,6 @@ app.add_typer(import_app, name="import")
 
 # --- `signals` and `show` -------------------------------------------------------------
 SIGNAL_SOURCES = ("jp-tso", "tidy")
-
-
-def _fail(exc: InputError) -> NoReturn:
-    typer.echo(f"error: {exc}", err=True)
-    raise typer.Exit(2)
 
 
 def _jst(t: pd.Timestamp) -> pd.Timestamp:
@@ -76,9 +72,9 @@ def signals_command(
                                      factors=factors, intensity=intensity)
         write_forecast_csv([forecast], out)
     except InputError as exc:
-        _fail(exc)
+        exit_with_error(exc)
     except OSError as exc:
-        _fail(InputError(str(out), "path", str(out), f"cannot write ({exc.strerror})"))
+        exit_with_error(InputError(str(out), "path", str(out), f"cannot write ({exc.strerror})"))
     first = forecast.slot_starts[0].tz_convert("Asia/Tokyo")
     typer.echo(f"{out}: {len(forecast.slot_starts)} slots of {forecast.slot_minutes} min, "
                f"{forecast.region}, from {first:%Y-%m-%d %H:%M} JST, "
@@ -109,7 +105,7 @@ def show_command(
         if plot is not None:
             plot_forecasts(forecasts, plot)
     except InputError as exc:
-        _fail(exc)
+        exit_with_error(exc)
     table = Table(title=str(forecast_csv), caption="carbon gCO2/kWh, curtailment h and MWh, "
                   "price JPY/kWh; times JST")
     for name in ("region", "slots", "from", "to", "carbon mean", "min", "max",

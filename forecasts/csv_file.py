@@ -15,46 +15,13 @@ import numpy as np
 import pandas as pd
 
 from forecasts.forecast import ALLOWED_SLOT_MINUTES, Forecast, slot_seconds
-from policies.errors import InputError
+from inputs.errors import InputError
+from inputs.tables import parse_times, read_string_csv
 
 REQUIRED = ("region", "time", "carbon_gco2_per_kwh", "curtailment_mw")
 OPTIONAL = ("marginal_gco2_per_kwh", "price_jpy_per_kwh", "temperature_c")
 QUANTILE = re.compile(r"^(carbon_gco2_per_kwh|curtailment_mw|price_jpy_per_kwh)_p\d{1,2}$")
 NON_NEGATIVE = ("carbon_gco2_per_kwh", "curtailment_mw", "marginal_gco2_per_kwh")
-
-
-def parse_iso_utc(values: pd.Series) -> tuple[pd.Series, int | None, str]:
-    """ISO 8601 strings with an offset → tz-aware UTC timestamps, plus the position of the
-    first bad one and why (None, "" when all are good)."""
-    text = values.astype("string").str.strip()
-    parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
-    has_offset = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=False)
-    bad = parsed.isna() | ~has_offset
-    if not bad.any():
-        return parsed, None, ""
-    i = int(np.flatnonzero(bad.to_numpy())[0])
-    return parsed, i, "not an ISO 8601 time" if pd.isna(parsed.iloc[i]) else "has no UTC offset"
-
-
-def parse_times(src: str, field: str, values: pd.Series, row_offset: int = 2) -> pd.Series:
-    """ISO 8601 strings with an offset → tz-aware UTC timestamps; names the first bad row."""
-    parsed, i, why = parse_iso_utc(values)
-    if i is not None:
-        raise InputError(f"{src} row {i + row_offset}", field, values.iloc[i], why)
-    return parsed
-
-
-def read_string_csv(path: str | Path) -> pd.DataFrame:
-    """Every cell of a CSV file as a string, headers stripped; unreadable → `InputError`."""
-    src = str(path)
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except FileNotFoundError:
-        raise InputError(src, "path", src, "file not found") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(src, "content", "", f"not a readable CSV ({exc})") from None
-    df.columns = [c.strip() for c in df.columns]
-    return df
 
 
 def read_forecast_csv(path: str | Path) -> dict[str, Forecast]:

@@ -15,7 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from forecasts.forecast import Forecast
-from policies.errors import InputError
+from inputs.errors import InputError
 
 SUMMARY_COLUMNS = ("region", "slots", "slot_minutes", "start_utc", "end_utc",
                    "carbon_mean_gco2_per_kwh", "carbon_min_gco2_per_kwh",

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasts.csv_file import parse_times, read_string_csv
-from policies.errors import InputError
+from inputs.errors import InputError
+from inputs.tables import parse_times, read_string_csv
 from policies.job import Job, Latency
 
 COLUMNS = ("id", "gpus", "kw_per_gpu", "duration_h", "release", "deadline", "latency",
@@ -101,12 +101,3 @@ def _done_hours(src: str, df: pd.DataFrame, ids: pd.Series, duration_h: np.ndarr
                          f"must be a number with 0 ≤ done_h < duration_h ({duration_h[i]:g})")
     return done
 
-
-def write_jobs_csv(jobs: list[Job], path: str | Path) -> None:
-    """Write `Job`s as jobs.csv (times ISO 8601 UTC)."""
-    pd.DataFrame([{
-        "id": j.id, "gpus": j.gpus, "kw_per_gpu": j.kw_per_gpu, "duration_h": j.duration_h,
-        "release": j.release.isoformat(), "deadline": j.deadline.isoformat(),
-        "latency": j.latency.value, "allowed_sites": ";".join(j.allowed_sites),
-        "home_site": j.home_site or "", "checkpointable": str(j.checkpointable).lower(),
-    } for j in jobs], columns=list(COLUMNS)).to_csv(path, index=False)

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasts.csv_file import parse_times, read_string_csv
-from policies.errors import InputError
+from inputs.errors import InputError
+from inputs.tables import parse_times, read_string_csv
 
 COLUMNS = ("site", "start", "end", "max_facility_kw")
 

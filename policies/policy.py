@@ -7,8 +7,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from policies.errors import InputError
-from policies.sites_file import load_yaml, number
+from inputs.errors import InputError
+from inputs.yaml_file import load_yaml, number
 
 BUILTIN_DIR = Path(__file__).parent / "builtin"
 

@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from forecasts.csv_file import read_forecast_csv
-from policies.errors import InputError
+from inputs.cli_errors import exit_with_error
+from inputs.errors import InputError
 from policies.jobs_file import read_jobs_csv
 from policies.limits import read_limits_csv
 from policies.policy import load_policy
@@ -24,12 +25,6 @@ from scheduler.core.solve import DEFAULT_MIP_GAP, Builder, Method
 from scheduler.plan_file import read_plan_json, write_plan_json
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "simulations" / "examples"
-
-
-def fail(err: InputError) -> typer.Exit:
-    """Print a bad-input error as one line on stderr; the caller raises the returned Exit(2)."""
-    Console(stderr=True).print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
-    return typer.Exit(2)
 
 
 def _fmt(t: object, tz: str) -> str:
@@ -166,7 +161,7 @@ def plan_command(
             read_limits_csv(limits) if limits is not None else (),
             previous=read_plan_json(previous) if previous is not None else None)
     except InputError as err:
-        raise fail(err) from None
+        exit_with_error(err)
     print_plan(plan, Console(), tz, max_jobs)
     if out is not None:
         write_plan_json(plan, out)

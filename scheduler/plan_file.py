@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from policies.errors import InputError
+from inputs.errors import InputError
 from scheduler.core.plan import JobPlan, LimitShortfall, Plan, SitePlan
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasts import carbon_mix as cm
-from forecasts.emission_factors import (
+from forecasts.carbon import intensity as cm
+from forecasts.carbon.emission_factors import (
     DIRECT_GCO2_PER_KWH,
     LIFECYCLE_GCO2_PER_KWH,
     NATIONAL_AVERAGE_GCO2_PER_KWH,
@@ -18,8 +18,8 @@ from forecasts.emission_factors import (
     derive_thermal_shares,
     load_factors,
 )
-from forecasts.jp_tso.parse import TIDY_COLUMNS, parse_area_file, parse_area_files
-from policies.errors import InputError
+from forecasts.sources.jp_tso.parse import TIDY_COLUMNS, parse_area_file, parse_area_files
+from inputs.errors import InputError
 
 DIRECT = default_factors("direct")
 COAL = DIRECT_GCO2_PER_KWH["coal"]

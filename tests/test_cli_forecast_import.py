@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from forecasts.jp_tso.parse import TIDY_COLUMNS
+from forecasts.sources.jp_tso.parse import TIDY_COLUMNS
 from scheduler.cli import app
 
 pytestmark = pytest.mark.shared_data

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from forecasts.carbon.signals import read_tidy_csv, signals_from_tidy
 from forecasts.csv_file import read_forecast_csv
 from forecasts.forecast import Forecast
-from forecasts.jepx import area_prices, parse_spot_summary
-from forecasts.jp_tso.parse import TIDY_COLUMNS
-from forecasts.signals import read_tidy_csv, signals_from_tidy
-from policies.errors import InputError
+from forecasts.sources.jepx.parse import area_prices, parse_spot_summary
+from forecasts.sources.jp_tso.parse import TIDY_COLUMNS
+from inputs.errors import InputError
 from scheduler.cli import app
 
 runner = CliRunner()

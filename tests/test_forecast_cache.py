@@ -13,16 +13,16 @@ import pandas as pd
 import pytest
 from pytest_httpserver import HTTPServer
 
-from forecasts.cache import (
+from forecasts.forecast import Forecast
+from forecasts.providers import Provider
+from forecasts.providers.cache import (
     CachedProvider,
     FailureCounter,
     forecast_from_json,
     forecast_to_json,
     widen_bands,
 )
-from forecasts.forecast import Forecast
-from forecasts.http import HttpClient, HttpConfig, ProviderError, ProviderTimeout
-from forecasts.providers import Provider
+from forecasts.providers.http import HttpClient, HttpConfig, ProviderError, ProviderTimeout
 from forecasts.providers.uk_carbon_intensity import (
     UkCarbonIntensityConfig,
     UkCarbonIntensityProvider,
@@ -87,7 +87,7 @@ def test_provider_down_serves_last_good_marked_stale_counts_and_logs_once(
     cp = CachedProvider(Scripted([kyushu(), down, down, down]), tmp_path, clock=clock,
                         counter=counter, band_per_h=0.05)
     cp.fetch("kyushu")
-    with caplog.at_level(logging.INFO, logger="forecasts.cache"):
+    with caplog.at_level(logging.INFO, logger="forecasts.providers.cache"):
         results = []
         for hours in (2, 3, 4):
             clock.now = T0 + timedelta(hours=hours)
@@ -112,7 +112,7 @@ def test_recovery_is_logged_once_and_the_next_forecast_is_fresh(
     down = ProviderTimeout("scripted", "timed out")
     cp = CachedProvider(Scripted([kyushu(), down, kyushu(), kyushu()]), tmp_path,
                         clock=Clock(T0))
-    with caplog.at_level(logging.INFO, logger="forecasts.cache"):
+    with caplog.at_level(logging.INFO, logger="forecasts.providers.cache"):
         assert [cp.fetch("kyushu").stale for _ in range(4)] == [False, True, False, False]
     messages = [r.getMessage() for r in caplog.records]
     assert sum("recovered from timeout" in m for m in messages) == 1

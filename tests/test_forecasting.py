@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasts.forecasting import (
+from forecasts.models import (
     DAY_AHEAD,
     INTRADAY,
     ModelConfig,
@@ -22,9 +22,9 @@ from forecasts.forecasting import (
     residual_quantiles,
     to_forecast,
 )
-from forecasts.forecasting.features import build_features, regular_frame
-from forecasts.synthetic import synthetic_area
-from policies.errors import InputError
+from forecasts.models.features import build_features, regular_frame
+from forecasts.synthetic.grid import synthetic_area
+from inputs.errors import InputError
 
 JST = timezone(timedelta(hours=9))
 SPLIT = pd.Timestamp("2023-01-01", tz=JST)

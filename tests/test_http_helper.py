@@ -12,7 +12,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from forecasts.http import (
+from forecasts.providers.http import (
     HttpClient,
     HttpConfig,
     ProviderAuthError,

@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasts.jepx import (
+from forecasts.sources.jepx.parse import (
     AREA_NAMES_JA,
     PRICE_COLUMNS,
     area_prices,
     parse_spot_files,
     parse_spot_summary,
 )
-from policies.errors import InputError
+from inputs.errors import InputError
 
 HEADER = ("受渡日,時刻コード,売り入札量(kWh),買い入札量(kWh),約定総量(kWh),"
           "システムプライス(円/kWh),"

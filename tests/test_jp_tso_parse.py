@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasts.jp_tso.layouts import area_from_name, normalise_label
-from forecasts.jp_tso.parse import (
+from forecasts.sources.jp_tso.layouts import area_from_name, normalise_label
+from forecasts.sources.jp_tso.parse import (
     TIDY_COLUMNS,
     parse_area_file,
     parse_area_files,
     write_tidy_csv,
 )
-from policies.errors import InputError
+from inputs.errors import InputError
 
 pytestmark = pytest.mark.shared_data
 

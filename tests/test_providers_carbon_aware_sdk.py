@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from pytest_httpserver import HTTPServer
 
-from forecasts.http import HttpClient, HttpConfig, ProviderDataError
 from forecasts.providers.carbon_aware_sdk import CarbonAwareSdkConfig, CarbonAwareSdkProvider
+from forecasts.providers.http import HttpClient, HttpConfig, ProviderDataError
 
 SAMPLE = Path("grid/api_samples/carbon_aware_sdk/emissions_forecasts_current_response.example.txt")
 

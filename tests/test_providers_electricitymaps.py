@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from pytest_httpserver import HTTPServer
 
-from forecasts.http import HttpClient, HttpConfig, ProviderAuthError, ProviderDataError
 from forecasts.providers.electricitymaps import (
     ElectricityMapsConfig,
     ElectricityMapsProvider,
 )
+from forecasts.providers.http import HttpClient, HttpConfig, ProviderAuthError, ProviderDataError
 
 SAMPLES = Path("grid/api_samples/electricity_maps")
 

@@ -13,7 +13,7 @@ from forecasts.csv_file import forecast_frame, write_forecast_csv
 from forecasts.forecast import Forecast
 from forecasts.providers import make_provider
 from forecasts.providers.file import FileConfig, FileProvider, read_forecast_parquet
-from policies.errors import InputError
+from inputs.errors import InputError
 
 
 def two_regions() -> list[Forecast]:

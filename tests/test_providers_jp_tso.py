@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from pytest_httpserver import HTTPServer
 
-from forecasts.http import HttpClient, HttpConfig, ProviderDataError, ProviderHTTPError
+from forecasts.providers.http import HttpClient, HttpConfig, ProviderDataError, ProviderHTTPError
 from forecasts.providers.jp_tso import TSO_SOURCES, JpTsoConfig, JpTsoProvider
-from policies.errors import InputError
+from inputs.errors import InputError
 
 SAMPLES = Path("grid/jp_area_supply_demand/format_samples_2026")
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from forecasts.providers import make_provider, provider_names
-from policies.errors import InputError
+from inputs.errors import InputError
 
 START = datetime(2026, 5, 3, 3, 0, tzinfo=UTC)  # 12:00 JST
 END = datetime(2026, 5, 4, 3, 0, tzinfo=UTC)

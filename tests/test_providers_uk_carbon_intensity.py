@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from pytest_httpserver import HTTPServer
 
-from forecasts.http import HttpClient, HttpConfig, ProviderDataError, ProviderHTTPError
+from forecasts.providers.http import HttpClient, HttpConfig, ProviderDataError, ProviderHTTPError
 from forecasts.providers.uk_carbon_intensity import (
     UkCarbonIntensityConfig,
     UkCarbonIntensityProvider,
 )
-from policies.errors import InputError
+from inputs.errors import InputError
 
 SAMPLES = Path("grid/api_samples/uk_carbon_intensity")
 FROM = datetime(2018, 1, 20, 12, 0, tzinfo=UTC)

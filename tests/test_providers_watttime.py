@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from pytest_httpserver import HTTPServer
 
-from forecasts.http import HttpClient, HttpConfig, ProviderAuthError, ProviderDataError
+from forecasts.providers.http import HttpClient, HttpConfig, ProviderAuthError, ProviderDataError
 from forecasts.providers.watttime import (
     G_PER_KWH_PER_LBS_PER_MWH,
     WattTimeConfig,

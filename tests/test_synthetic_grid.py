@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecasts.clearsky import clearsky_irradiance
-from forecasts.jp_tso.parse import TIDY_COLUMNS, parse_area_files
-from forecasts.synthetic import synthetic_area, synthetic_forecast
-from forecasts.synthetic_areas import area_params
-from policies.errors import InputError
+from forecasts.sources.jp_tso.parse import TIDY_COLUMNS, parse_area_files
+from forecasts.synthetic.areas import area_params
+from forecasts.synthetic.clearsky import clearsky_irradiance
+from forecasts.synthetic.grid import synthetic_area, synthetic_forecast
+from inputs.errors import InputError
 
 JST = timezone(timedelta(hours=9))
 SPRING = datetime(2023, 3, 1, tzinfo=JST)

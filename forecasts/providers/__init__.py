@@ -2,6 +2,8 @@
 
 `PROVIDERS` maps a provider's CLI/config name to `(module, class, config class)`; modules
 are imported on first use, so a provider's dependencies load only when it is asked for.
+Beside the providers: `http` (the one HTTP helper and the typed `ProviderError`s), `cache`
+(the last good forecast on disk, marked stale) and `_common` (their shared checks).
 
 | name | module | region means | needs |
 |------|--------|--------------|-------|
@@ -23,7 +25,7 @@ from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from forecasts.forecast import Forecast
-from policies.errors import InputError
+from inputs.errors import InputError
 
 
 @runtime_checkable

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasts.csv_file import parse_iso_utc
 from forecasts.forecast import ALLOWED_SLOT_MINUTES, Forecast
-from forecasts.http import ProviderDataError
-from policies.errors import InputError
+from forecasts.providers.http import ProviderDataError
+from inputs.errors import InputError
+from inputs.tables import parse_iso_utc
 
 
 def require(provider: str, obj: Any, key: str, path: str, kind: type | tuple[type, ...] = object,

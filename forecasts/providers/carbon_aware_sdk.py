@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from forecasts.forecast import Forecast
-from forecasts.http import HttpClient, HttpConfig, ProviderDataError
 from forecasts.providers._common import (
     check_window,
     clip,
@@ -30,6 +29,7 @@ from forecasts.providers._common import (
     to_slot_grid,
     utc_times,
 )
+from forecasts.providers.http import HttpClient, HttpConfig, ProviderDataError
 
 NAME = "carbon-aware-sdk"
 

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 from forecasts.forecast import Forecast
-from forecasts.http import HttpClient, HttpConfig
 from forecasts.providers._common import (
     check_window,
     clip,
@@ -33,6 +32,7 @@ from forecasts.providers._common import (
     to_slot_grid,
     utc_times,
 )
+from forecasts.providers.http import HttpClient, HttpConfig
 
 NAME = "electricitymaps"
 

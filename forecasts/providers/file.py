@@ -25,13 +25,13 @@ from forecasts.csv_file import (
     OPTIONAL,
     QUANTILE,
     REQUIRED,
-    parse_times,
     read_forecast_csv,
     region_forecast,
 )
 from forecasts.forecast import Forecast
 from forecasts.providers._common import check_window, clip
-from policies.errors import InputError
+from inputs.errors import InputError
+from inputs.tables import parse_times
 
 NAME = "file"
 

@@ -38,17 +38,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import MappingProxyType
 
 import pandas as pd
 
+from forecasts.carbon.signals import signals_from_tidy
 from forecasts.forecast import Forecast
-from forecasts.http import HttpClient, HttpConfig, ProviderDataError, ProviderHTTPError
-from forecasts.jp_tso.parse import parse_area_file
 from forecasts.providers._common import check_window, clip
-from forecasts.signals import signals_from_tidy
-from policies.errors import InputError
+from forecasts.providers.http import HttpClient, HttpConfig, ProviderDataError, ProviderHTTPError
+from forecasts.sources.jp_tso.parse import parse_area_file
+from inputs.clock import utc_now
+from inputs.errors import InputError
 
 NAME = "jp-tso"
 JST = "Asia/Tokyo"
@@ -100,17 +101,13 @@ class JpTsoConfig:
     http: HttpConfig = field(default_factory=HttpConfig)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class JpTsoProvider:
     """`fetch(area, start, end)` → the area's recent signals from its TSO's current file."""
 
     name = NAME
 
     def __init__(self, config: JpTsoConfig | None = None, client: HttpClient | None = None,
-                 clock: Callable[[], datetime] = _utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now) -> None:
         self.config = config or JpTsoConfig()
         self.client = client or HttpClient(NAME, self.config.http)
         self.clock = clock
@@ -144,7 +141,7 @@ class JpTsoProvider:
 
     def fetch_tidy(self, area: str, start: datetime | None = None,
                    end: datetime | None = None) -> pd.DataFrame:
-        """The downloaded file as the tidy table of `forecasts.jp_tso.parse`, in the window."""
+        """The downloaded file as the tidy table of `sources.jp_tso.parse`, in the window."""
         check_window(start, end)
         name, raw = self.download(area)
         try:
@@ -161,7 +158,7 @@ class JpTsoProvider:
 
     def fetch(self, region: str, start: datetime | None = None,
               end: datetime | None = None) -> Forecast:
-        """Area `region` (e.g. `chugoku`) → `Forecast` via `forecasts.signals` (mix → gCO2/kWh)."""
+        """Area `region` (e.g. `chugoku`) → `Forecast` via `carbon.signals` (mix → gCO2/kWh)."""
         tidy = self.fetch_tidy(region, start, end)
         if tidy.empty:
             raise ProviderDataError(NAME, "time_utc", f"no slot of {region} in {start} – {end}")

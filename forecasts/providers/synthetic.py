@@ -1,4 +1,4 @@
-"""Synthetic area grids as a provider: no network, deterministic per seed (`forecasts.synthetic`).
+"""Synthetic area grids as a provider: no network, deterministic per seed (`synthetic.grid`).
 
 The simulator's embedded default. Whole JST days are generated around the asked window and
 clipped to it; without `end`, `days` days from the JST midnight before `start` are returned.
@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 
 from forecasts.forecast import Forecast
 from forecasts.providers._common import check_window, clip
-from forecasts.synthetic import synthetic_forecast
+from forecasts.synthetic.grid import synthetic_forecast
+from inputs.clock import utc_now
 
 NAME = "synthetic"
 
@@ -40,7 +41,7 @@ class SyntheticProvider:
               end: datetime | None = None) -> Forecast:
         """Signals of Japanese area `region` (e.g. `kyushu`) over `[start, end)`."""
         check_window(start, end)
-        first = pd.Timestamp(start or datetime.now(UTC)).tz_convert("Asia/Tokyo").normalize()
+        first = pd.Timestamp(start or utc_now()).tz_convert("Asia/Tokyo").normalize()
         days = self.config.days if end is None else math.ceil(
             (pd.Timestamp(end) - first) / pd.Timedelta(days=1))
         fc = synthetic_forecast(region, first.tz_convert("UTC").to_pydatetime(), days,

@@ -17,16 +17,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from forecasts.forecast import Forecast
-from forecasts.http import HttpClient, HttpConfig, ProviderDataError
 from forecasts.providers._common import check_window, clip, iso_z, require, to_slot_grid, utc_times
-from policies.errors import InputError
+from forecasts.providers.http import HttpClient, HttpConfig, ProviderDataError
+from inputs.clock import utc_now
+from inputs.errors import InputError
 
 NAME = "uk-carbon-intensity"
 REGION = re.compile(r"^GB(?:-(\d{1,2}))?$")
@@ -42,10 +43,6 @@ class UkCarbonIntensityConfig:
     http: HttpConfig = field(default_factory=HttpConfig)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class UkCarbonIntensityProvider:
     """`fetch("GB" | "GB-<id>", start, end)` → 48 h carbon-intensity forecast."""
 
@@ -53,7 +50,7 @@ class UkCarbonIntensityProvider:
 
     def __init__(self, config: UkCarbonIntensityConfig | None = None,
                  client: HttpClient | None = None,
-                 clock: Callable[[], datetime] = _utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now) -> None:
         self.config = config or UkCarbonIntensityConfig()
         self.client = client or HttpClient(NAME, self.config.http)
         self.clock = clock

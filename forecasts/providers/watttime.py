@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from forecasts.forecast import Forecast
-from forecasts.http import HttpClient, HttpConfig, ProviderAuthError, ProviderDataError
 from forecasts.providers._common import check_window, clip, records, require, to_slot_grid
 from forecasts.providers._common import utc_times as _utc_times
+from forecasts.providers.http import HttpClient, HttpConfig, ProviderAuthError, ProviderDataError
 
 NAME = "watttime"
 

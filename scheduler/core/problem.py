@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from forecasts.forecast import Forecast
-from policies.errors import InputError
+from inputs.errors import InputError
 from policies.job import Job, Latency
 from policies.limits import PowerLimit
 from policies.policy import CarbonSignal, Policy

@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from forecasts.jp_tso.layouts import AREAS
-from forecasts.jp_tso.parse import parse_area_files, write_tidy_csv
-from policies.errors import InputError
+from forecasts.sources.jp_tso.layouts import AREAS
+from forecasts.sources.jp_tso.parse import parse_area_files, write_tidy_csv
+from inputs.cli_errors import exit_with_error
+from inputs.errors import InputError
 
 import_app = typer.Typer(help="Import grid data files into tidy tables.", no_args_is_help=True)
 
@@ -31,11 +32,9 @@ def import_jp_tso(
         df = parse_area_files(files, area=area)
         write_tidy_csv(df, out)
     except InputError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        exit_with_error(exc)
     except OSError as exc:
-        typer.echo(f"error: {out}: cannot write ({exc.strerror})", err=True)
-        raise typer.Exit(2) from None
+        exit_with_error(f"{out}: cannot write ({exc.strerror})")
     first, last = df["time_jst"].iloc[0], df["time_jst"].iloc[-1]
     typer.echo(f"{out}: {len(df)} slots, {df['area'].iloc[0]}, {first:%Y-%m-%d %H:%M} … "
                f"{last:%Y-%m-%d %H:%M} JST")

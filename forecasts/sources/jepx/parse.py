@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from policies.errors import InputError
+from inputs.errors import InputError
+from inputs.tables import fail_first
 
 JST = "Asia/Tokyo"
 SLOTS_PER_DAY = 48
@@ -56,14 +57,14 @@ def parse_spot_summary(source: str | Path) -> pd.DataFrame:
         raise InputError(src, "rows", 0, "no price rows under the header")
     line = pd.Series(raw.index.to_numpy() + 2, index=raw.index)  # 1-based line number
     day = pd.to_datetime(raw[cols[_DATE]].str.strip(), format="%Y/%m/%d", errors="coerce")
-    _fail_first(day.isna(), raw[cols[_DATE]], line, src, _DATE, "not a date (YYYY/M/D)")
+    fail_first(day.isna(), raw[cols[_DATE]], src, _DATE, "not a date (YYYY/M/D)", line)
     code = pd.to_numeric(raw[cols[_CODE]].str.strip(), errors="coerce")
     bad_code = code.isna() | (code % 1 != 0) | (code < 1) | (code > SLOTS_PER_DAY)
-    _fail_first(bad_code, raw[cols[_CODE]], line, src, _CODE, "time code must be 1…48")
+    fail_first(bad_code, raw[cols[_CODE]], src, _CODE, "time code must be 1…48", line)
     start = (day + pd.to_timedelta((code - 1) * SLOT_MINUTES, unit="min")).dt.tz_localize(JST)
     dup = start.duplicated()
-    _fail_first(dup, raw[cols[_DATE]] + " " + raw[cols[_CODE]], line, src, "slot",
-                "duplicate delivery slot")
+    fail_first(dup, raw[cols[_DATE]] + " " + raw[cols[_CODE]], src, "slot",
+               "duplicate delivery slot", line)
     system = _prices(raw[cols[_SYSTEM]], line, src, _SYSTEM)
     wide = pd.DataFrame({"time_jst": start, "system_price_jpy_per_kwh": system})
     areas = [a for a in AREA_NAMES_JA.values() if a in cols]
@@ -133,12 +134,6 @@ def _columns(src: str, header: list[str]) -> dict[str, str]:
 
 def _prices(text: pd.Series, line: pd.Series, src: str, field: str) -> np.ndarray:
     vals = pd.to_numeric(text.str.strip().str.replace(",", "", regex=False), errors="coerce")
-    _fail_first(vals.isna(), text, line, src, field, "not a price (JPY/kWh)")
+    fail_first(vals.isna(), text, src, field, "not a price (JPY/kWh)", line)
     return vals.to_numpy(dtype="float64")
 
-
-def _fail_first(bad: pd.Series, cells: pd.Series, line: pd.Series, src: str, field: str,
-                problem: str) -> None:
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"{src} line {int(line.iloc[i])}", field, cells.iloc[i], problem)

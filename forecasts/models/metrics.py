@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from policies.errors import InputError
+from inputs.errors import InputError
 
 ArrayLike = np.ndarray | pd.Series | Iterable[float]
 

@@ -1,6 +1,6 @@
 """Quantile gradient boosting for curtailment (MW) and carbon intensity (gCO2/kWh).
 
-Features: the leakage-free table of `forecasts.forecasting.features` (calendar, clear-sky
+Features: the leakage-free table of `forecasts.models.features` (calendar, clear-sky
 GHI, lagged target, demand and solar). Two forms, both scikit-learn histogram boosting:
 
 * direct (carbon): one `HistGradientBoostingRegressor(loss="quantile")` per quantile;
@@ -26,7 +26,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from threadpoolctl import threadpool_limits
 
 from forecasts.forecast import Forecast
-from forecasts.forecasting.features import (
+from forecasts.models.features import (
     DAY_AHEAD,
     TARGETS,
     IssueRule,
@@ -36,7 +36,7 @@ from forecasts.forecasting.features import (
     issue_times,
     regular_frame,
 )
-from policies.errors import InputError
+from inputs.errors import InputError
 
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 HURDLE_TARGETS = ("curtailment_mw",)

@@ -31,7 +31,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +39,11 @@ import numpy as np
 import pandas as pd
 
 from forecasts.forecast import Forecast
-from forecasts.http import ProviderError
 from forecasts.providers import Provider
 from forecasts.providers._common import clip
-from policies.errors import InputError
+from forecasts.providers.http import ProviderError
+from inputs.clock import utc_now
+from inputs.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +71,6 @@ class FailureCounter:
         """A snapshot copy of the counts."""
         with self._lock:
             return dict(self._counts)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def widen_bands(fc: Forecast, age_h: float, band_per_h: float) -> Forecast:
@@ -144,7 +141,7 @@ class CachedProvider:
         self,
         provider: Provider,
         cache_dir: str | Path,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         max_age: timedelta = timedelta(hours=3),
         counter: FailureCounter | None = None,
         band_per_h: float = 0.05,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from forecasts.forecasting.features import (
+from forecasts.models.features import (
     DAY_AHEAD,
     JST,
     IssueRule,
@@ -24,8 +24,8 @@ from forecasts.forecasting.features import (
     regular_frame,
     same_slot_weeks_ago,
 )
-from forecasts.forecasting.quantile_model import DEFAULT_QUANTILES, quantile_column
-from policies.errors import InputError
+from forecasts.models.quantile_model import DEFAULT_QUANTILES, quantile_column
+from inputs.errors import InputError
 
 BASELINES = ("seasonal_naive_day", "seasonal_naive_week", "persistence")
 

@@ -7,7 +7,7 @@ import warnings
 import pandas as pd
 import pvlib
 
-from forecasts.synthetic_areas import area_lat_lon
+from forecasts.synthetic.areas import area_lat_lon
 
 PANEL_TILT_DEG = 20.0
 """Typical fixed tilt of Japanese utility and rooftop PV, degrees."""

@@ -31,8 +31,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasts.emission_factors import FUELS, THERMAL_FUELS, EmissionFactors
-from policies.errors import InputError
+from forecasts.carbon.emission_factors import FUELS, THERMAL_FUELS, EmissionFactors
+from inputs.errors import InputError
 
 STORAGE = "storage_discharge"
 IMPORTS = "imports"

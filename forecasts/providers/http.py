@@ -27,6 +27,8 @@ from typing import Any
 
 import requests
 
+from inputs.clock import utc_now
+
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -138,10 +140,6 @@ def parse_retry_after(value: str | None, now: datetime, cap_s: float) -> float |
     return min(max((when - now).total_seconds(), 0.0), cap_s)
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class HttpClient:
     """Requests with timeouts, backoff and typed errors, on behalf of one provider."""
 
@@ -151,7 +149,7 @@ class HttpClient:
         config: HttpConfig | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         rng: random.Random | None = None,
     ) -> None:
         self.provider = provider

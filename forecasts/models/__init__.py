@@ -4,10 +4,10 @@ Day-ahead and intraday issue rules (`features`), baselines (`baselines`), a quan
 gradient-boosting model (`quantile_model`) and error metrics (`metrics`).
 """
 
-from forecasts.forecasting.baselines import BASELINES, baseline_forecast, residual_quantiles
-from forecasts.forecasting.features import DAY_AHEAD, INTRADAY, IssueRule, add_targets
-from forecasts.forecasting.metrics import mae, pinball_loss, quantile_scores
-from forecasts.forecasting.quantile_model import (
+from forecasts.models.baselines import BASELINES, baseline_forecast, residual_quantiles
+from forecasts.models.features import DAY_AHEAD, INTRADAY, IssueRule, add_targets
+from forecasts.models.metrics import mae, pinball_loss, quantile_scores
+from forecasts.models.quantile_model import (
     ModelConfig,
     QuantileModel,
     fit_quantile_model,

@@ -6,8 +6,8 @@ seeded Weibull series, demand from a daily/weekly/seasonal shape scaled to publi
 energy, and a simple dispatch stacks must-run generation, absorbs surplus with pumped
 storage, then export, and curtails what is left (solar first, then wind). Thermal fills the
 residual in merit order (coal, LNG, oil). Output is the tidy TSO table
-(`forecasts/jp_tso/parse.py` columns) plus `carbon_gco2_per_kwh` (from
-`forecasts.carbon_mix`, default direct factors).
+(`forecasts/sources/jp_tso/parse.py` columns) plus `carbon_gco2_per_kwh` (from
+`forecasts.carbon.intensity`, default direct factors).
 
 Sign conventions as in the TSO files: `pumped_storage_mw` < 0 = pumping;
 `interconnection_mw` > 0 = import. Per slot:
@@ -24,13 +24,13 @@ import pandas as pd
 from scipy.signal import lfilter
 from scipy.special import ndtr, ndtri
 
-from forecasts.carbon_mix import average_intensity
-from forecasts.clearsky import clearsky_irradiance
-from forecasts.emission_factors import EmissionFactors, default_factors
+from forecasts.carbon.emission_factors import EmissionFactors, default_factors
+from forecasts.carbon.intensity import average_intensity
 from forecasts.forecast import ALLOWED_SLOT_MINUTES, Forecast
-from forecasts.jp_tso.parse import TIDY_COLUMNS
-from forecasts.synthetic_areas import AREAS, AreaParams, area_params
-from policies.errors import InputError
+from forecasts.sources.jp_tso.parse import TIDY_COLUMNS
+from forecasts.synthetic.areas import AREAS, AreaParams, area_params
+from forecasts.synthetic.clearsky import clearsky_irradiance
+from inputs.errors import InputError
 
 JST = "Asia/Tokyo"
 
@@ -108,7 +108,7 @@ def synthetic_forecast(area: str, start: datetime, days: int = 365, slot_minutes
 
 def synthetic_carbon_gco2_per_kwh(frame: pd.DataFrame,
                                   factors: EmissionFactors | None = None) -> np.ndarray:
-    """Average carbon intensity of the supply per slot, gCO2/kWh (`forecasts.carbon_mix`).
+    """Average carbon intensity of the supply per slot, gCO2/kWh (`forecasts.carbon.intensity`).
 
     Default factors: `emission_factors.default_factors()` (direct, IPCC 2014; imports at
     Japan's average).

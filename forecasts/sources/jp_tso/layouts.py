@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from policies.errors import InputError
+from inputs.errors import InputError
 
 AREAS = ("hokkaido", "tohoku", "tokyo", "chubu", "hokuriku", "kansai", "chugoku", "shikoku",
          "kyushu", "okinawa")

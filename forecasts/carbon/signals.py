@@ -1,7 +1,7 @@
 """Planner signals from a tidy grid table (and optional JEPX prices) → the core's `Forecast`.
 
 `carbon_gco2_per_kwh` is the average intensity of the mix (or the marginal proxy when
-`intensity="marginal"`), `marginal_gco2_per_kwh` the marginal proxy (`carbon_mix`),
+`intensity="marginal"`), `marginal_gco2_per_kwh` the marginal proxy (`intensity`),
 `curtailment_mw` = solar + wind curtailment (empty = 0), `price_jpy_per_kwh` the area's
 JEPX spot price, averaged over the slot when the grid data are hourly.
 """
@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasts.carbon_mix import MIN_THERMAL_SHARE, average_intensity, marginal_intensity
-from forecasts.csv_file import parse_times, read_string_csv
-from forecasts.emission_factors import EmissionFactors, default_factors
+from forecasts.carbon.emission_factors import EmissionFactors, default_factors
+from forecasts.carbon.intensity import MIN_THERMAL_SHARE, average_intensity, marginal_intensity
 from forecasts.forecast import Forecast, slot_seconds
-from forecasts.jepx import SLOT_MINUTES as PRICE_SLOT_MINUTES
-from forecasts.jepx import area_prices
-from forecasts.jp_tso.parse import TIDY_COLUMNS
-from policies.errors import InputError
+from forecasts.sources.jepx.parse import SLOT_MINUTES as PRICE_SLOT_MINUTES
+from forecasts.sources.jepx.parse import area_prices
+from forecasts.sources.jp_tso.parse import TIDY_COLUMNS
+from inputs.errors import InputError
+from inputs.tables import parse_times, read_string_csv
 
 INTENSITIES = ("average", "marginal")
 _TEXT_COLUMNS = ("time_utc", "time_jst", "area")
@@ -33,7 +33,7 @@ def signals_from_tidy(tidy: pd.DataFrame, area: str, prices: pd.DataFrame | None
                       source: str = "jp-tso") -> Forecast:
     """One area of a tidy table → `Forecast` (gCO2/kWh, MW, JPY/kWh per slot).
 
-    `prices` is a JEPX table from `forecasts.jepx`; it must cover every slot. Raises
+    `prices` is a JEPX table from `forecasts.sources.jepx.parse`; it must cover every slot. Raises
     `InputError` for a missing area, mixed slot lengths, gaps, slots without generation
     data and uncovered prices.
     """

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecasts.carbon_mix import average_intensity
-from forecasts.clearsky import clearsky_irradiance
-from forecasts.emission_factors import EmissionFactors, default_factors
-from forecasts.synthetic import is_off_day
-from policies.errors import InputError
+from forecasts.carbon.emission_factors import EmissionFactors, default_factors
+from forecasts.carbon.intensity import average_intensity
+from forecasts.synthetic.clearsky import clearsky_irradiance
+from forecasts.synthetic.grid import is_off_day
+from inputs.errors import InputError
 
 JST = "Asia/Tokyo"
 TARGETS = ("curtailment_mw", "carbon_gco2_per_kwh")
@@ -48,7 +48,7 @@ INTRADAY = IssueRule(6.0, 0, "intraday")
 
 def add_targets(tidy: pd.DataFrame, factors: EmissionFactors | None = None) -> pd.DataFrame:
     """Copy of a tidy table with `curtailment_mw` (solar + wind curtailed, MW; empty = 0)
-    and `carbon_gco2_per_kwh` (average, `forecasts.carbon_mix`) added."""
+    and `carbon_gco2_per_kwh` (average, `forecasts.carbon.intensity`) added."""
     out = tidy.copy()
     curtailed = tidy.reindex(columns=["solar_curtailed_mw", "wind_curtailed_mw"])
     out["curtailment_mw"] = curtailed.astype("float64").fillna(0.0).sum(axis=1)

@@ -25,8 +25,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecasts.jp_tso.layouts import AREAS, CURTAILMENT_COLUMNS, Layout, area_from_name, find_layout
-from policies.errors import InputError
+from forecasts.sources.jp_tso.layouts import (
+    AREAS,
+    CURTAILMENT_COLUMNS,
+    Layout,
+    area_from_name,
+    find_layout,
+)
+from inputs.errors import InputError
+from inputs.tables import fail_first
 
 TIDY_COLUMNS: tuple[str, ...] = (
     "time_utc", "time_jst", "slot_minutes", "area", "demand_mw", "nuclear_mw", "thermal_mw",
@@ -188,14 +195,14 @@ def _tidy(df: pd.DataFrame, layout: Layout, area: str, src: str) -> pd.DataFrame
 def _slot_starts(date: pd.Series, clock: pd.Series, src: str) -> tuple[pd.Series, int]:
     """Date and time labels (JST) → tz-aware slot starts and the slot length in minutes."""
     day = _per_unique(date, _parse_dates)
-    _fail_first(day.isna(), date, src, "date", "not a date (YYYY/M/D or YYYYMMDD)")
+    fail_first(day.isna(), date, src, "date", "not a date (YYYY/M/D or YYYYMMDD)")
     minutes = _per_unique(clock, _parse_clock)
-    _fail_first(minutes.isna() | (minutes > 24 * 60), clock, src, "time",
+    fail_first(minutes.isna() | (minutes > 24 * 60), clock, src, "time",
                 "not a time of day (H:MM or H時)")
     mins = minutes.to_numpy(dtype=np.int64)
     slot_minutes = int(np.gcd.reduce(np.append(mins, 60)))
     if (mins == 24 * 60).any():  # labels mark the END of the slot (0:30 … 24:00)
-        _fail_first(minutes == 0, clock, src, "time", "0:00 in a file whose slots end at 24:00")
+        fail_first(minutes == 0, clock, src, "time", "0:00 in a file whose slots end at 24:00")
         mins = mins - slot_minutes
     start = day + pd.to_timedelta(mins, unit="min")
     return start.dt.tz_localize(JST), slot_minutes
@@ -250,9 +257,3 @@ def _per_unique(text: pd.Series, convert: Callable[[pd.Series], pd.Series]) -> p
     converted = convert(pd.Series(uniq, dtype=object))
     return pd.Series(converted.to_numpy()[codes], index=text.index)
 
-
-def _fail_first(bad: pd.Series, cells: pd.Series, src: str, field: str, problem: str) -> None:
-    """Raise `InputError` naming the first line where `bad` holds (index = line number)."""
-    if bad.any():
-        line = int(bad.index[bad.to_numpy()][0])
-        raise InputError(f"{src} line {line}", field, cells.loc[line], problem)

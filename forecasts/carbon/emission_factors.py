@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from policies.errors import InputError
+from inputs.errors import InputError
 
 BASES = ("direct", "lifecycle")
 

@@ -1,4 +1,4 @@
-"""Per-area parameters of the synthetic grid (`forecasts.synthetic`), from published figures.
+"""Per-area parameters of the synthetic grid (`forecasts.synthetic.grid`), from published figures.
 
 All figures are rounded public numbers, not fitted to the shared TSO files. Sources:
 
@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from policies.errors import InputError
+from inputs.errors import InputError
 
 AREAS = ("hokkaido", "tohoku", "tokyo", "chubu", "hokuriku", "kansai", "chugoku", "shikoku",
          "kyushu", "okinawa")
