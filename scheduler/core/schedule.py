@@ -119,10 +119,19 @@ def evaluate(problem: Problem, sched: Schedule) -> Evaluation:
 def violations(problem: Problem, sched: Schedule, tol: float = 1e-6) -> list[str]:
     """Every broken hard rule of a schedule, as readable lines (empty = feasible)."""
     out: list[str] = []
-    it_kw, gpus = site_loads(problem, sched)
-    for s, t in zip(*np.nonzero(gpus > problem.gpu_cap + tol), strict=True):
+    # work that cannot move (fixed, or running and continuing) is there already: the caps
+    # bind the other jobs beside it
+    keeps = (problem.fixed_site >= 0) | ((problem.continue_site >= 0)
+                                         & (sched.site == problem.continue_site) & sched.run[:, 0])
+    bound = Schedule(np.where(keeps, sched.site, UNPLACED), sched.run & keeps[:, None])
+    free = Schedule(np.where(keeps, UNPLACED, sched.site), sched.run & ~keeps[:, None])
+    bound_kw, bound_gpus = site_loads(problem, bound)
+    it_kw, gpus = site_loads(problem, free)
+    gpu_room = np.maximum(0.0, problem.gpu_cap - bound_gpus)
+    kw_room = np.maximum(0.0, problem.it_cap_kw - bound_kw)
+    for s, t in zip(*np.nonzero(gpus > gpu_room + tol), strict=True):
         out.append(f"site {problem.sites[s].id} slot {t}: {gpus[s, t]:g} GPUs > capacity")
-    for s, t in zip(*np.nonzero(it_kw > problem.it_cap_kw + tol), strict=True):
+    for s, t in zip(*np.nonzero(it_kw > kw_room + tol), strict=True):
         out.append(f"site {problem.sites[s].id} slot {t}: {it_kw[s, t]:g} IT kW > power cap "
                    "or limit")
     for j, job in enumerate(problem.jobs):

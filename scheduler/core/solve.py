@@ -61,7 +61,7 @@ class Builder(StrEnum):
 
 DEFAULT_MIP_GAP = 0.005
 """Stop once the plan is proven within this relative gap of the bound."""
-DETERMINISTIC_MAX_NODES = 2000
+DETERMINISTIC_MAX_NODES = 500
 """Branch-and-bound nodes of one MILP solve in the deterministic (work-limited) mode."""
 STABILITY_GAP = 0.5
 """The previous plan is kept unless a new one is better by more than this share of the MIP
