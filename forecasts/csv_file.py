@@ -62,8 +62,16 @@ def region_forecast(src: str, region: str, part: pd.DataFrame, numeric: list[str
         raise InputError(src, f"time (region {region})", dup.isoformat(), "duplicate slot")
     if len(times) < 2:
         raise InputError(src, f"region {region}", len(times), "needs ≥ 2 slots to infer length")
-    steps_min = np.unique(slot_seconds(times) // 60)
+    gaps_min = slot_seconds(times) // 60
+    steps_min = np.unique(gaps_min)
     if len(steps_min) != 1:
+        step = int(steps_min.min())
+        if (steps_min % step == 0).all():  # a hole in a uniform grid: name it
+            i = int(np.flatnonzero(gaps_min > step)[0])
+            missing = times[i] + pd.Timedelta(minutes=step)
+            raise InputError(src, f"time (region {region})", missing.isoformat(),
+                             f"missing slot(s): nothing from {missing.isoformat()} until "
+                             f"{times[i + 1].isoformat()} ({step}-minute slots)")
         raise InputError(src, f"time (region {region})", sorted(steps_min.tolist()),
                          "slots are not uniform (all gaps must be equal)")
     slot_minutes = int(steps_min[0])

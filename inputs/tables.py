@@ -17,8 +17,11 @@ def read_string_csv(path: str | Path) -> pd.DataFrame:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except FileNotFoundError:
         raise InputError(src, "path", src, "file not found") from None
+    except IsADirectoryError:
+        raise InputError(src, "path", src, "is a folder, not a file") from None
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(src, "content", "", f"not a readable CSV ({exc})") from None
+        why = " ".join(str(exc).split())  # the parser's message spans lines
+        raise InputError(src, "content", "", f"not a readable CSV ({why})") from None
     df.columns = [c.strip() for c in df.columns]
     return df
 
