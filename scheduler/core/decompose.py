@@ -1,13 +1,14 @@
 """Very large instances: split the jobs into parts, solve each part's LP, add the plans up.
 
-The restricted master of 10,000 jobs re-solves too slowly for a one-minute budget (a
-single column-generation round took 20–130 s), while parts of about a thousand jobs
-converge in seconds. The jobs are dealt into parts in (release, deadline, GPUs) order, so
-every part gets a like mix, and each part gets its share of the GPU-slots asked for as its
-share of every site's GPUs, power cap and zero-carbon energy: the parts' plans then add up
-to a plan of the whole. Two pilot parts are solved from scratch; the others start from the
-pilots' averaged prices and need a few rounds. Each part's LP solution is rounded down
-and placed; the parts' averaged prices give the Lagrangian bound of the whole.
+The restricted master of 10,000 jobs re-solves too slowly for a one-minute budget (one
+column-generation round can take longer than the whole budget), while parts of about a
+thousand jobs converge in seconds. The jobs are dealt into parts in (release, deadline,
+GPUs) order, so every part gets a like mix, and each part gets its share of the GPU-slots
+asked for as its share of every site's GPUs, power cap and zero-carbon energy: the parts'
+plans then add up to a plan of the whole. Two pilot parts are solved from scratch; the
+others start from the pilots' averaged prices and need a few rounds. Each part's LP
+solution is rounded down and placed; the parts' averaged prices give the Lagrangian bound
+of the whole.
 
 A part's LP solution is fractional wherever its share of a capacity binds, so about a fifth
 of each part's jobs are left over, ten times as many as rounding the whole's LP would
@@ -15,11 +16,8 @@ leave. Those jobs form one residual problem in the room the placed jobs leave
 (`Problem.residual`); its column generation (seeded at the averaged prices) is rounded
 down and placed too, and the caller fills in the rest.
 
-Measured on `random_instance(10000, seed=1)`: the parts' LP optima sum to 0.11–0.17 % above
-the LP of the whole, and the bound at the averaged prices is 0.3–0.4 % below it. The parts
-place about 8,150 jobs, the residual about 1,600 of the other 1,850 (10–11 s); filled in
-and improved by single-job moves, the plan is 49,887–49,916, 0.22–0.28 % above the whole's
-LP (without the residual step: 50,204–50,310, 0.86–1.07 %).
+`benchmarks/plan_scale.py --reference-lp-s` measures how far the parts' plan and bound lie
+from the LP of the whole instance.
 """
 
 from __future__ import annotations
@@ -44,7 +42,7 @@ from scheduler.core.schedule import Schedule, site_loads
 log = logging.getLogger(__name__)
 
 PART_JOBS = 1000
-"""Jobs per part (a part's column generation converges in 3–9 s at this size)."""
+"""Jobs per part (small enough for a part's column generation to converge in seconds)."""
 PILOTS = 2
 """Parts solved from scratch to price the others' first columns."""
 PILOT_SHARE = 0.45
@@ -54,12 +52,11 @@ SPAWN_MIN_S = 5.0
 PART_TOL = 1e-3
 """A part's column generation stops within this relative distance of its LP optimum."""
 RESIDUAL_SHARE = 0.25
-"""Share of the budget kept for the residual problem (10–12 s of a 50 s budget at 10,000
-jobs; with 0.3 the parts of `random_instance(10000, seed=2)` ran out of time and the bound
-fell by 0.17 %)."""
+"""Share of the budget kept for the residual problem (a larger share starves the parts of
+the hardest 10,000-job benchmark instances and lowers the bound)."""
 RESIDUAL_TOL = 1e-2
 """The residual's column generation stops within this relative distance of its LP optimum
-(1e-2 and 1e-3 gave the same plan, in 10 s against 15 s)."""
+(a tighter tolerance gave the same plans, later)."""
 
 
 @dataclass(frozen=True)

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 
 from forecasts.forecast import Forecast
+from inputs.clock import utc_now
 from policies.job import Job
 from policies.limits import PowerLimit
 from policies.policy import Policy
 from policies.site import Site
 from scheduler.core.plan import Plan, make_plan, schedule_on
-from scheduler.core.problem import Problem, build_problem
+from scheduler.core.problem import build_problem
 from scheduler.core.solve import DEFAULT_MIP_GAP, Builder, Method, solve
 
 
@@ -41,22 +42,17 @@ class PlanConfig:
     """Decisions of the last plan for jobs starting within this many minutes of now stay."""
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Planner:
     """Plans again and again from a moving state, remembering the last plan."""
 
     def __init__(self, sites: Sequence[Site], policy: Policy, config: PlanConfig | None = None,
-                 clock: Callable[[], datetime] = _utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now) -> None:
         self.sites = tuple(sites)
         self.policy = policy
         self.config = config or PlanConfig()
         self.clock = clock
         self.last: Plan | None = None
         """The last plan returned (the starting point of the next)."""
-        self.last_problem: Problem | None = None
 
     def frozen(self, now: datetime | None, previous: Plan | None
                ) -> dict[str, tuple[str, datetime]]:
@@ -82,5 +78,5 @@ class Planner:
                     builder=cfg.builder, deterministic=cfg.deterministic, incumbent=incumbent)
         baseline = solve(p, Method.ASAP)
         plan = make_plan(p, out, baseline, previous, made_at=self.clock())
-        self.last, self.last_problem = plan, p
+        self.last = plan
         return plan

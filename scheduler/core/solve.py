@@ -327,7 +327,7 @@ def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget,
                       mip_gap: float) -> tuple[float, float]:
     """Large instances: column generation for the LP bound, a price-and-dive for a plan,
     with time left the MILP over the generated columns (only while the master is small:
-    HiGHS' presolve overran the time limit by 15 s on the master of 10,000 jobs), and
+    HiGHS' presolve overruns the time limit on the master of 10,000 jobs), and
     single-job moves on the best plan last. Returns the bound and the column generation's
     seconds."""
     left = budget.left
