@@ -3,8 +3,9 @@
 Usage: `python benchmarks/replan_speed.py [--jobs 1000] [--replans 24] [--time-limit 30]
 [--arrivals 50] [--seed 1]`
 
-A state of `--jobs` active jobs on 8 sites × 96 slots of 15 minutes (`random_instance`), 10 %
-of them running, is advanced hour by hour: work is done as planned, finished jobs leave,
+A state of `--jobs` active jobs on 8 sites × 96 slots of 15 minutes (`random_instance`) is
+advanced hour by hour (`simulations.execute.run_plan`): work is done as planned, jobs that
+started keep running where they are, finished jobs leave,
 `--arrivals` new jobs arrive and the forecast is re-issued (noise on the next hours). Each
 hour the warm planner re-plans from its last plan, and a cold planner (no previous plan)
 plans the same state, in the same run. Printed: p50/p95 wall seconds of both, the speed-up
@@ -24,30 +25,10 @@ from rich.console import Console
 from rich.table import Table
 
 from forecasts.forecast import Forecast
-from policies.job import Job
 from policies.policy import load_policy
-from scheduler.core.plan import Plan
 from scheduler.core.planner import PlanConfig, Planner
+from simulations.execute import run_plan
 from simulations.instances import random_instance
-
-
-def advance(plan: Plan, jobs: list[Job], now: pd.Timestamp, hours: float) -> list[Job]:
-    """Jobs after running `plan` from `now` for `hours` (finished ones leave)."""
-    until = now + pd.Timedelta(hours=hours)
-    by_id = {jp.id: jp for jp in plan.jobs}
-    out = []
-    for job in jobs:
-        jp = by_id[job.id]
-        done, running = job.done_h, None
-        for a, b in jp.segments:
-            a, b = pd.Timestamp(a), pd.Timestamp(b)
-            done += max(0.0, (min(b, until) - max(a, now)).total_seconds() / 3600)
-            if a < until < b:
-                running = jp.site
-        if done < job.duration_h - 1e-9:
-            out.append(replace(job, done_h=min(done, job.duration_h * 0.999),
-                               running_site=running))
-    return out
 
 
 def reissue(fcs: dict[str, Forecast], rng: np.random.Generator) -> dict[str, Forecast]:
@@ -82,7 +63,7 @@ def main() -> None:
     rows = []
     plan = warm.replan(now.to_pydatetime(), jobs, fcs)
     for hour in range(args.replans):
-        jobs = advance(plan, jobs, now, 1.0)
+        jobs = run_plan(plan, jobs, now, 1.0, policy.restart_overhead_h)
         now += pd.Timedelta(hours=1)
         new, waiting = waiting[:args.arrivals], waiting[args.arrivals:]
         jobs += [replace(j, release=max(j.release, now.to_pydatetime())) for j in new]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,14 @@ def parse_iso_utc(values: pd.Series) -> tuple[pd.Series, int | None, str]:
         return parsed, None, ""
     i = int(np.flatnonzero(bad.to_numpy())[0])
     return parsed, i, "not an ISO 8601 time" if pd.isna(parsed.iloc[i]) else "has no UTC offset"
+
+
+def parse_time(src: str, field: str, value: object) -> datetime:
+    """One ISO 8601 time with an offset → tz-aware UTC datetime; errors name the value."""
+    parsed, i, why = parse_iso_utc(pd.Series([value]))
+    if i is not None:
+        raise InputError(src, field, value, why)
+    return parsed.iloc[0].to_pydatetime()
 
 
 def parse_times(src: str, field: str, values: pd.Series, row_offset: int = 2) -> pd.Series:

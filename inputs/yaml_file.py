@@ -8,16 +8,15 @@ from typing import Any
 import yaml
 
 from inputs.errors import InputError
+from inputs.files import read_text
 
 
 def load_yaml(path: str | Path) -> Any:
     """Parse a YAML file; errors name the file and the line."""
     src = str(path)
+    text = read_text(path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
-    except FileNotFoundError:
-        raise InputError(src, "path", src, "file not found") from None
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{src} line {mark.line + 1}" if mark else src

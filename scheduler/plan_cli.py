@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +14,7 @@ from rich.table import Table
 from forecasts.csv_file import read_forecast_csv
 from inputs.cli_errors import exit_with_error
 from inputs.errors import InputError
+from inputs.tables import parse_time
 from policies.jobs_file import read_jobs_csv
 from policies.limits import read_limits_csv
 from policies.policy import load_policy
@@ -28,7 +28,6 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "simulations" / "examples"
 
 
 def _fmt(t: object, tz: str) -> str:
-    import pandas as pd
 
     return pd.Timestamp(t).tz_convert(tz).strftime("%m-%d %H:%M")
 
@@ -113,18 +112,6 @@ def _check_options(time_limit: float, mip_gap: float, tz: str, out: Path | None,
             raise InputError("--out", "out", str(out), f"folder {out.parent} does not exist")
 
 
-def _parse_now(now: str | None) -> datetime | None:
-    if now is None:
-        return None
-    try:
-        ts = pd.Timestamp(now)
-    except ValueError:
-        raise InputError("--now", "now", now, "not an ISO 8601 time") from None
-    if ts.tzinfo is None:
-        raise InputError("--now", "now", now, "has no UTC offset") from None
-    return ts.tz_convert("UTC").to_pydatetime()
-
-
 def plan_command(
     sites: Annotated[Path, typer.Option(help="sites.yaml")] = EXAMPLES / "sites.yaml",
     jobs: Annotated[Path, typer.Option(help="jobs.csv")] = EXAMPLES / "jobs.csv",
@@ -157,7 +144,8 @@ def plan_command(
             method=method, time_limit_s=time_limit, mip_gap=mip_gap, builder=builder,
             deterministic=deterministic, freeze_minutes=freeze_minutes))
         plan = planner.replan(
-            _parse_now(now), read_jobs_csv(jobs), read_forecast_csv(forecast),
+            parse_time("--now", "now", now) if now is not None else None, read_jobs_csv(jobs),
+            read_forecast_csv(forecast),
             read_limits_csv(limits) if limits is not None else (),
             previous=read_plan_json(previous) if previous is not None else None)
     except InputError as err:

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from inputs.errors import InputError
+from inputs.files import read_text
+from inputs.tables import parse_time
 from scheduler.core.plan import JobPlan, LimitShortfall, Plan, SitePlan
 
 
@@ -65,18 +67,8 @@ def write_plan_json(plan: Plan, path: str | Path) -> None:
     Path(path).write_text(json.dumps(plan_to_json(plan), indent=1))
 
 
-def _time(src: str, field: str, value: Any) -> datetime:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise InputError(src, field, value, "not an ISO 8601 time") from None
-    if ts.tzinfo is None:
-        raise InputError(src, field, value, "has no UTC offset")
-    return ts.tz_convert("UTC").to_pydatetime()
-
-
 def _opt_time(src: str, field: str, value: Any) -> datetime | None:
-    return None if value is None else _time(src, field, value)
+    return None if value is None else parse_time(src, field, value)
 
 
 def plan_from_json(doc: Any, src: str = "plan.json") -> Plan:
@@ -85,8 +77,8 @@ def plan_from_json(doc: Any, src: str = "plan.json") -> Plan:
         summary, jobs, sites = doc["summary"], doc["jobs"], doc["sites"]
         job_plans = tuple(JobPlan(
             id=str(j["id"]), site=j["site"],
-            segments=tuple((_time(src, f"jobs[{j['id']}].segments", g["start"]),
-                            _time(src, f"jobs[{j['id']}].segments", g["end"]))
+            segments=tuple((parse_time(src, f"jobs[{j['id']}].segments", g["start"]),
+                            parse_time(src, f"jobs[{j['id']}].segments", g["end"]))
                            for g in j["segments"]),
             late=bool(j["late"]), impossible=bool(j["impossible"]),
             kwh=float(j["kwh"]), kg_co2=float(j["kg_co2"]),
@@ -94,7 +86,7 @@ def plan_from_json(doc: Any, src: str = "plan.json") -> Plan:
             site_costs=tuple((str(s), None if c is None else float(c))
                              for s, c in (j.get("site_costs") or {}).items()),
         ) for j in jobs)
-        starts = pd.DatetimeIndex([_time(src, "sites[].slots[].start", s["start"])
+        starts = pd.DatetimeIndex([parse_time(src, "sites[].slots[].start", s["start"])
                                    for s in sites[0]["slots"]]) if sites else \
             pd.DatetimeIndex([], tz="UTC")
         site_plans = tuple(SitePlan(
@@ -126,7 +118,7 @@ def plan_from_json(doc: Any, src: str = "plan.json") -> Plan:
             forecast_stale=bool(summary.get("forecast_stale", False)),
             changed_jobs=summary.get("changed_jobs"),
             limit_shortfalls=tuple(LimitShortfall(
-                str(x["site"]), _time(src, "summary.limit_shortfalls[].start", x["start"]),
+                str(x["site"]), parse_time(src, "summary.limit_shortfalls[].start", x["start"]),
                 str(x["kind"]), float(x["kw"])) for x in summary.get("limit_shortfalls", [])),
         )
     except (KeyError, TypeError, IndexError) as exc:
@@ -138,11 +130,7 @@ def read_plan_json(path: str | Path) -> Plan:
     """Read plan.json written by `write_plan_json` (`wattbit plan --out`)."""
     src = str(path)
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(src, "path", src, "file not found") from None
-    except IsADirectoryError:
-        raise InputError(src, "path", src, "is a folder, not a file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        doc = json.loads(read_text(path))
+    except json.JSONDecodeError as exc:
         raise InputError(src, "content", "", f"not valid JSON ({exc})") from None
     return plan_from_json(doc, src)

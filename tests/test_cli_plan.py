@@ -227,6 +227,8 @@ NEW_BAD_INPUTS = [
     (["--tz", "Mars/Base"], ["tz", "'Mars/Base'", "unknown time zone"]),
     (["--out", "/nonexistent-folder/plan.json"], ["out", "does not exist"]),
     (["--jobs", "."], ["is a folder"]),
+    (["--sites", "."], ["is a folder"]),
+    (["--previous", "."], ["is a folder"]),
     (["--now", "2026-05-03T06:00:00"], ["now", "no UTC offset"]),
     (["--now", "2026-04-01T00:00:00+00:00"], ["start", "after --now"]),
 ]

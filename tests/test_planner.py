@@ -25,6 +25,7 @@ from scheduler.core.schedule import violations
 from scheduler.core.solve import solve
 from scheduler.plan_cli import EXAMPLES
 from scheduler.plan_file import read_plan_json, write_plan_json
+from simulations.execute import run_plan
 from simulations.instances import random_instance
 
 SITES = read_sites_yaml(EXAMPLES / "sites.yaml")
@@ -32,31 +33,7 @@ JOBS = read_jobs_csv(EXAMPLES / "jobs.csv")
 FORECASTS = read_forecast_csv(EXAMPLES / "forecast.csv")
 START = pd.Timestamp("2026-05-02T15:00:00Z")
 QUICK = PlanConfig(mip_gap=0.02, deterministic=True)
-
-
-def advance(plan: Plan, jobs: list[Job], now: pd.Timestamp, hours: float) -> list[Job]:
-    """Run `plan` from `now` for `hours`: work done accrues, finished jobs leave, jobs
-    running at the end keep their site (the live state the next re-plan sees)."""
-    until = now + pd.Timedelta(hours=hours)
-    by_id = {jp.id: jp for jp in plan.jobs}
-    out = []
-    for job in jobs:
-        jp = by_id[job.id]
-        done = job.done_h
-        running = None
-        for a, b in jp.segments:
-            a, b = pd.Timestamp(a), pd.Timestamp(b)
-            overlap = (min(b, until) - max(a, now)).total_seconds() / 3600
-            done += max(0.0, overlap)
-            if a < until < b:
-                running = jp.site
-        overhead = load_policy("min-carbon").restart_overhead_h
-        resumed = [a for a, _ in jp.segments[1:] if now <= pd.Timestamp(a) < until]
-        done = max(job.done_h, done - overhead * len(resumed))  # restarts do no work
-        if done >= job.duration_h - 1e-9:
-            continue
-        out.append(replace(job, done_h=min(done, job.duration_h - 1e-6), running_site=running))
-    return out
+OVERHEAD_H = load_policy("min-carbon").restart_overhead_h
 
 
 def first_hour_kg(plan: Plan, now: pd.Timestamp, hours: float) -> float:
@@ -71,7 +48,7 @@ def test_hourly_replans_with_exact_forecasts_never_end_worse_than_the_first_plan
     executed, jobs, now = 0.0, list(JOBS), START
     for _ in range(48):
         executed += first_hour_kg(planner.last, now, 1.0)
-        jobs = advance(planner.last, jobs, now, 1.0)
+        jobs = run_plan(planner.last, jobs, now, 1.0, OVERHEAD_H)
         now += pd.Timedelta(hours=1)
         if not jobs:
             break
@@ -84,7 +61,8 @@ def test_hourly_replans_with_exact_forecasts_never_end_worse_than_the_first_plan
 def test_a_replan_with_nothing_changed_returns_the_same_plan() -> None:
     planner = Planner(SITES, load_policy("min-carbon"), PlanConfig(mip_gap=0.02, time_limit_s=20))
     now = START + pd.Timedelta(hours=3)
-    jobs = advance(planner.replan(START.to_pydatetime(), JOBS, FORECASTS), list(JOBS), START, 3)
+    jobs = run_plan(planner.replan(START.to_pydatetime(), JOBS, FORECASTS), list(JOBS), START, 3,
+                    OVERHEAD_H)
     a = planner.replan(now.to_pydatetime(), jobs, FORECASTS)
     b = planner.replan(now.to_pydatetime(), jobs, FORECASTS)
     assert b.changed_jobs == 0

@@ -43,13 +43,19 @@ class SiteLoads:
         K = ok.shape[1]
         ok[:, : min(K, int(p.release_slot[j]))] = False
         ok &= p.allowed[j][:, None]
-        only = _only_option(p, j)
-        if only is not None:
+        s0, k0 = int(p.bound_site[j]), int(p.bound_start[j])
+        if s0 != NOT_FIXED:  # bound to one option: its fixed decision, or continuing
             keep = np.zeros_like(ok)
-            keep[only] = ok[only] if only[1] < K else False
+            keep[s0, k0] = k0 < K and ok[s0, k0]
             ok = keep
         window_points = window_points + p.lateness_points(np.arange(K) + d, j)[None, :]
         return window_points, ok
+
+    def fits(self, j: int, s: int, slots: np.ndarray | slice) -> bool:
+        """Job j on site s in `slots` stays within the GPU and power caps beside the loads."""
+        p = self.p
+        return bool((self.gpus[s, slots] + p.gpus[j] <= p.gpu_cap[s, slots]).all()
+                    and (self.it_kw[s, slots] + p.it_kw[j] <= p.it_cap_kw[s, slots] + 1e-9).all())
 
     def add(self, j: int, s: int, slots: np.ndarray | slice, sign: float = 1.0) -> None:
         """Add job j's load on site s in `slots` (sign −1 takes it away)."""
@@ -57,21 +63,13 @@ class SiteLoads:
         self.gpus[s, slots] += sign * self.p.gpus[j]
 
 
-def _only_option(p: Problem, j: int) -> tuple[int, int] | None:
-    """The one (site, start) a one-piece heuristic may give job j, if it is bound to one:
-    its fixed decision, or continuing where it runs now."""
-    if p.fixed_site[j] != NOT_FIXED:
-        return int(p.fixed_site[j]), int(p.fixed_start[j])
-    if p.continue_site[j] != NOT_FIXED:
-        return int(p.continue_site[j]), 0
-    return None
-
-
-def placement_order(p: Problem) -> np.ndarray:
-    """Job indices in the order heuristics place them: fixed and running jobs first, then by
-    deadline, release and index (deterministic)."""
-    bound = (p.fixed_site == NOT_FIXED) & (p.continue_site == NOT_FIXED)
-    return np.lexsort((np.arange(len(p.jobs)), p.release_slot, p.deadline_slot, bound))
+def placement_order(p: Problem, release_first: bool = False) -> np.ndarray:
+    """Job indices in the order heuristics place them: bound (fixed and running) jobs first,
+    then by deadline and release (release and deadline if `release_first`), then index."""
+    keys = (p.release_slot, p.deadline_slot) if not release_first else (p.deadline_slot,
+                                                                        p.release_slot)
+    free = p.bound_site == NOT_FIXED
+    return np.lexsort((np.arange(len(p.jobs)), *keys, free))
 
 
 def greedy(problem: Problem, start: Schedule | None = None) -> Schedule:
@@ -102,12 +100,10 @@ def asap(problem: Problem) -> Schedule:
     """Carbon-agnostic baseline: each job, in release order, at its home site, earliest start."""
     sched = Schedule.empty(problem)
     loads = SiteLoads(problem)
-    bound = (problem.fixed_site == NOT_FIXED) & (problem.continue_site == NOT_FIXED)
-    for j in np.lexsort((np.arange(len(problem.jobs)), problem.deadline_slot,
-                         problem.release_slot, bound)):
+    for j in placement_order(problem, release_first=True):
         _, ok = loads.options(int(j))
-        only = _only_option(problem, int(j))
-        s = int(problem.home[j]) if only is None else only[0]
+        bound = int(problem.bound_site[j])
+        s = int(problem.home[j]) if bound == NOT_FIXED else bound
         starts = np.flatnonzero(ok[s])
         if starts.size == 0:
             continue

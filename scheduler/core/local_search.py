@@ -29,7 +29,7 @@ def relocate(p: Problem, sched: Schedule, time_limit_s: float, seed: int = 0) ->
     loads = SiteLoads(p, out)
     end = out.end_slot()
     one_piece = (out.site >= 0) & (out.run.sum(axis=1) == end - out.run.argmax(axis=1))
-    free = (p.fixed_site == NOT_FIXED) & (p.continue_site == NOT_FIXED)
+    free = p.bound_site == NOT_FIXED
     movable = np.flatnonzero(one_piece & free & (out.run.sum(axis=1) == p.dur_slots))
     rng = np.random.default_rng(seed)
     moved_any = False

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-from scheduler.core.problem import Problem
+from scheduler.core.problem import NOT_FIXED, Problem
 from scheduler.core.schedule import Schedule, account, site_loads
 from scheduler.core.solver import MatrixModel
 
@@ -190,10 +190,8 @@ def all_start_options(p: Problem, classes: list[np.ndarray]) -> tuple[np.ndarray
     first = p.release_slot[rep[c_of]]
     n_starts = np.maximum(0, p.n_slots - p.dur_slots[rep[c_of]] - first + 1)
     # bound to one option: a fixed decision, or a running job continuing (one piece)
-    fixed, running = p.fixed_site[rep[c_of]], p.continue_site[rep[c_of]]
-    only_site = np.where(fixed >= 0, fixed, running)
-    only_start = np.where(fixed >= 0, p.fixed_start[rep[c_of]], 0)
-    bound = only_site >= 0
+    only_site, only_start = p.bound_site[rep[c_of]], p.bound_start[rep[c_of]]
+    bound = only_site != NOT_FIXED
     n_starts = np.where(bound, (only_site == s_of) & (only_start + p.dur_slots[rep[c_of]]
                                                       <= p.n_slots), n_starts).astype(int)
     first = np.where(bound, only_start, first)
@@ -295,7 +293,7 @@ def build_fast(p: Problem, *, preemptive: bool = True,
     b = _Builder()
     ldef0, gpu0 = (int(a[0]) for a in add_site_columns(b, p))
     everyone = np.arange(len(p.jobs))
-    preempt = p.checkpointable & preemptive
+    preempt = p.checkpointable & preemptive & (p.fixed_site == NOT_FIXED)
     classes = job_classes(p, everyone[~preempt])
     if options is None:
         options = all_start_options(p, classes)

@@ -25,10 +25,9 @@ def _start_options(p: Problem, j: int) -> list[tuple[int, int]]:
     """(site, start) options of a job that runs in one piece: its fixed decision, continuing
     where it runs, or every allowed site and start from its release."""
     T, d = p.n_slots, int(p.dur_slots[j])
-    if p.fixed_site[j] != NOT_FIXED:
-        return [(int(p.fixed_site[j]), int(p.fixed_start[j]))]
-    if p.continue_site[j] != NOT_FIXED:
-        return [(int(p.continue_site[j]), 0)] if d <= T else []
+    if p.bound_site[j] != NOT_FIXED:
+        k = int(p.bound_start[j])
+        return [(int(p.bound_site[j]), k)] if k + d <= T else []
     return [(s, k) for s in np.flatnonzero(p.allowed[j])
             for k in range(int(p.release_slot[j]), T - d + 1)]
 

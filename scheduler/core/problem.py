@@ -10,6 +10,7 @@ that contains `now` (or the forecasts' first common slot without `now`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -107,6 +108,17 @@ class Problem:
     @property
     def n_slots(self) -> int:
         return len(self.slot_starts)
+
+    @functools.cached_property
+    def bound_site(self) -> np.ndarray:
+        """(J,) the site a one-piece run of the job must use — its fixed site, else the site
+        it runs on now (continuing) — or NOT_FIXED when it is free to go anywhere."""
+        return np.where(self.fixed_site != NOT_FIXED, self.fixed_site, self.continue_site)
+
+    @functools.cached_property
+    def bound_start(self) -> np.ndarray:
+        """(J,) the start slot that goes with `bound_site` (0 for a running job)."""
+        return np.where(self.fixed_site != NOT_FIXED, self.fixed_start, 0)
 
     @property
     def impossible(self) -> np.ndarray:
@@ -301,13 +313,13 @@ def _limit_arrays(limits: Sequence[PowerLimit], sites: Sequence[Site], grid: pd.
     return cap, low
 
 
-def _deferral_points(policy_cost: np.ndarray, pue: np.ndarray, allowed: np.ndarray,
-                     facility_kwh_per_pue: np.ndarray) -> np.ndarray:
-    """Points of deferring each job: its energy at the horizon-average cost per kWh of its
-    cheapest allowed site (S, T costs `policy_cost`, J energies in IT kWh)."""
-    mean_cost = (policy_cost * pue).mean(axis=1)  # points per IT kWh, per site
+def _deferral_points(cost_per_kwh: np.ndarray, pue: np.ndarray, allowed: np.ndarray,
+                     it_kwh: np.ndarray) -> np.ndarray:
+    """Points of deferring each job: its energy `it_kwh` (J,) at the horizon-average cost per
+    kWh of its cheapest allowed site (`cost_per_kwh` per facility kWh, S × T)."""
+    mean_cost = (cost_per_kwh * pue).mean(axis=1)  # points per IT kWh, per site
     best = np.where(allowed, mean_cost[None, :], np.inf).min(axis=1, initial=np.inf)
-    return facility_kwh_per_pue * np.where(np.isfinite(best), best, 0.0)
+    return it_kwh * np.where(np.isfinite(best), best, 0.0)
 
 
 def build_problem(sites: Sequence[Site], jobs: Sequence[Job],

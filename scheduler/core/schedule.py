@@ -123,12 +123,14 @@ def violations(problem: Problem, sched: Schedule, tol: float = 1e-6) -> list[str
     # bind the other jobs beside it
     keeps = (problem.fixed_site >= 0) | ((problem.continue_site >= 0)
                                          & (sched.site == problem.continue_site) & sched.run[:, 0])
-    bound = Schedule(np.where(keeps, sched.site, UNPLACED), sched.run & keeps[:, None])
-    free = Schedule(np.where(keeps, UNPLACED, sched.site), sched.run & ~keeps[:, None])
-    bound_kw, bound_gpus = site_loads(problem, bound)
+    gpu_room, kw_room, free = problem.gpu_cap, problem.it_cap_kw, sched
+    if keeps.any():
+        bound = Schedule(np.where(keeps, sched.site, UNPLACED), sched.run & keeps[:, None])
+        free = Schedule(np.where(keeps, UNPLACED, sched.site), sched.run & ~keeps[:, None])
+        bound_kw, bound_gpus = site_loads(problem, bound)
+        gpu_room = np.maximum(0.0, gpu_room - bound_gpus)
+        kw_room = np.maximum(0.0, kw_room - bound_kw)
     it_kw, gpus = site_loads(problem, free)
-    gpu_room = np.maximum(0.0, problem.gpu_cap - bound_gpus)
-    kw_room = np.maximum(0.0, problem.it_cap_kw - bound_kw)
     for s, t in zip(*np.nonzero(gpus > gpu_room + tol), strict=True):
         out.append(f"site {problem.sites[s].id} slot {t}: {gpus[s, t]:g} GPUs > capacity")
     for s, t in zip(*np.nonzero(it_kw > kw_room + tol), strict=True):

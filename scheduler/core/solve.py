@@ -63,6 +63,8 @@ DEFAULT_MIP_GAP = 0.005
 """Stop once the plan is proven within this relative gap of the bound."""
 DETERMINISTIC_MAX_NODES = 500
 """Branch-and-bound nodes of one MILP solve in the deterministic (work-limited) mode."""
+PREVIOUS = "milp:previous"
+"""Source label of the previous plan kept in a re-plan."""
 STABILITY_GAP = 0.5
 """The previous plan is kept unless a new one is better by more than this share of the MIP
 gap (relative): re-plans do not churn over differences the solver does not resolve."""
@@ -115,6 +117,15 @@ class _Plans:
         self.p = p
         self.budget = budget
         self.found: list[tuple[str, tuple[str, ...], Schedule, Evaluation]] = []
+        self.previous: tuple[str, tuple[str, ...], Schedule, Evaluation] | None = None
+        """The previous plan (when re-planning and still valid): kept unless beaten clearly."""
+
+    def add_previous(self, sched: Schedule) -> None:
+        """Keep the previous plan's still-valid part, filled greedily, as the first plan."""
+        n = len(self.found)
+        self.add(PREVIOUS, sched)
+        if len(self.found) > n:
+            self.previous = self.found[n]
 
     def add(self, source: str, sched: Schedule, steps: tuple[str, ...] = ()) -> None:
         """Keep `sched` (if valid) and, when it improves on it, its late-job repair."""
@@ -152,9 +163,7 @@ def still_feasible(p: Problem, sched: Schedule) -> Schedule:
         if (pieces > 1 and not p.checkpointable[j]) or run.sum() != p.option_slots(
                 int(j), s, int(first[j])) + p.overhead_slots * (pieces - 1):
             continue
-        fits = (loads.gpus[s, run] + p.gpus[j] <= p.gpu_cap[s, run]).all() and (
-            loads.it_kw[s, run] + p.it_kw[j] <= p.it_cap_kw[s, run] + 1e-9).all()
-        if fits:
+        if loads.fits(int(j), s, run):
             loads.add(int(j), s, run)
             out.place(int(j), s, run.copy())
     return out
@@ -176,9 +185,8 @@ def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.
     # lay the bound jobs down, plan the others in the room they leave
     base = Schedule.empty(p)
     for j in np.flatnonzero(bound_here):
-        s = p.fixed_site[j] if p.fixed_site[j] != NOT_FIXED else p.continue_site[j]
-        k = p.fixed_start[j] if p.fixed_site[j] != NOT_FIXED else 0
-        base.place(int(j), int(s), slice(int(k), int(k + p.dur_slots[j])))
+        k = int(p.bound_start[j])
+        base.place(int(j), int(p.bound_site[j]), slice(k, k + int(p.dur_slots[j])))
     free = np.flatnonzero(~bound_here)
     sub = p.residual(free, *site_loads(p, base))
     sub_incumbent = None if incumbent is None else Schedule(incumbent.site[free].copy(),
@@ -210,7 +218,7 @@ def _solve_free(p: Problem, method: Method, budget: _Budget, mip_gap: float,
         return solve_pyomo(p, start, time_limit_s=budget.left(), mip_gap=mip_gap, t0=t0)
     plans = _Plans(p, budget)
     if incumbent is not None:
-        plans.add("milp:previous", greedy(p, still_feasible(p, incumbent)))
+        plans.add_previous(greedy(p, still_feasible(p, incumbent)))
     plans.add("milp:greedy", start)
     out = _solve_fast(p, plans, budget, mip_gap, t0)
     if incumbent is None:
@@ -228,24 +236,19 @@ def align(p: Problem, sched: Schedule, prefer: Schedule) -> Schedule:
     for cl in job_classes(p, np.arange(len(p.jobs))):
         if len(cl) < 2:
             continue
-        slots = {int(j): (int(sched.site[j]), int(first[j])) for j in cl}
-        free = dict(slots)  # assignment key → the job currently holding it
-        by_key: dict[tuple[int, int], list[int]] = {}
-        for j, key in slots.items():
-            by_key.setdefault(key, []).append(j)
-        given: dict[int, int] = {}  # job → job whose assignment it takes
+        holder: dict[tuple[int, int], list[int]] = {}  # (site, start) → jobs holding it
+        for h in cl:
+            holder.setdefault((int(sched.site[h]), int(first[h])), []).append(int(h))
+        takes: dict[int, int] = {}  # job → the job whose run it takes
         for j in cl:
-            key = (int(prefer.site[j]), int(want[j]))
-            holders = [h for h in by_key.get(key, []) if h in free]
-            if key[0] >= 0 and holders:
-                h = int(j) if int(j) in holders else holders[0]
-                given[int(j)] = h
-                del free[h]
-        rest = [h for h in cl if int(h) in free]
+            held = holder.get((int(prefer.site[j]), int(want[j])), [])
+            if prefer.site[j] >= 0 and held:
+                takes[int(j)] = held.pop(held.index(j) if j in held else 0)
+        rest = [h for hs in holder.values() for h in hs]
         for j in cl:
-            if int(j) not in given:
-                given[int(j)] = int(rest.pop(0))
-        for j, h in given.items():
+            if int(j) not in takes:
+                takes[int(j)] = rest.pop(0)
+        for j, h in takes.items():
             out.site[j], out.run[j] = sched.site[h], sched.run[h]
     return out
 
@@ -290,10 +293,9 @@ def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: 
             bound = max(bound, mip_bound)
             status = mip_status if mip_status is SolveStatus.OPTIMAL else status
     source, steps, best, ev = plans.best()
-    previous = [f for f in plans.found if f[0] == "milp:previous"]
-    if previous and previous[0][3].objective <= ev.objective + STABILITY_GAP * mip_gap * max(
-            1.0, abs(ev.objective)):
-        source, steps, best, ev = previous[0]  # the new plan is not worth the churn
+    if plans.previous is not None and plans.previous[3].objective <= ev.objective \
+            + STABILITY_GAP * mip_gap * max(1.0, abs(ev.objective)):
+        source, steps, best, ev = plans.previous  # the new plan is not worth the churn
     if relative_gap(ev.objective, bound) <= mip_gap:
         status = SolveStatus.OPTIMAL
     elif status is SolveStatus.OPTIMAL:
