@@ -18,11 +18,11 @@ from policies.jobs_file import read_jobs_csv
 from policies.limits import PowerLimit
 from policies.policy import load_policy
 from policies.sites_file import read_sites_yaml
-from scheduler.core.plan import Plan
+from scheduler.core.plan import Plan, schedule_on
 from scheduler.core.planner import PlanConfig, Planner
 from scheduler.core.problem import build_problem
-from scheduler.core.schedule import violations
-from scheduler.core.solve import solve
+from scheduler.core.schedule import evaluate, violations
+from scheduler.core.solve import align, solve
 from scheduler.plan_cli import EXAMPLES
 from scheduler.plan_file import read_plan_json, write_plan_json
 from simulations.execute import run_plan
@@ -206,3 +206,38 @@ def test_every_job_appears_once_pinned_jobs_stay_and_limits_hold_or_are_reported
                     if x.site == sp.id and x.kind == "max"}
         for t in np.flatnonzero(over > 1e-6):
             assert plan.slot_starts[t] in reported
+
+
+def test_align_gives_interchangeable_jobs_back_their_own_starts() -> None:
+    twins = [replace(JOBS[1], id=f"twin-{i}") for i in range(4)]
+    p = build_problem(SITES, twins, FORECASTS, load_policy("min-carbon"))
+    sched = solve(p, time_limit_s=10, deterministic=True).schedule
+    starts = sched.start_slot()
+    assert len({(int(sched.site[j]), int(starts[j])) for j in range(4)}) > 1
+    swapped = sched.copy()
+    order = [3, 2, 1, 0]
+    swapped.site[:], swapped.run[:] = sched.site[order], sched.run[order]
+    back = align(p, swapped, prefer=sched)
+    assert np.array_equal(back.site, sched.site) and np.array_equal(back.run, sched.run)
+    assert evaluate(p, back).objective == pytest.approx(evaluate(p, swapped).objective)
+
+
+def test_the_previous_plan_is_kept_unless_a_new_one_is_better_by_more_than_half_the_gap(
+        ) -> None:
+    inst = random_instance(12, n_sites=3, n_slots=24, slot_minutes=60, seed=5)
+    carbon = load_policy("min-carbon")
+    prev = Planner(inst.sites, load_policy("min-cost"), QUICK).replan(None, inst.jobs,
+                                                                      inst.forecasts)
+    p = build_problem(inst.sites, inst.jobs, inst.forecasts, carbon)
+    prev_points = evaluate(p, schedule_on(p, prev)).objective
+    best = Planner(inst.sites, carbon, PlanConfig(mip_gap=1e-6, deterministic=True)).replan(
+        None, inst.jobs, inst.forecasts)
+    worse = (prev_points - best.objective) / abs(best.objective)
+    assert worse > 1e-3  # the other policy's plan is measurably worse here
+    kept = Planner(inst.sites, carbon, PlanConfig(mip_gap=4 * worse, deterministic=True)
+                   ).replan(None, inst.jobs, inst.forecasts, previous=prev)
+    assert kept.changed_jobs == 0 and kept.decisions() == prev.decisions()
+    replaced = Planner(inst.sites, carbon, PlanConfig(mip_gap=1e-6, deterministic=True)
+                       ).replan(None, inst.jobs, inst.forecasts, previous=prev)
+    assert replaced.changed_jobs > 0
+    assert replaced.objective == pytest.approx(best.objective, rel=1e-6)
