@@ -322,6 +322,23 @@ def _deferral_points(cost_per_kwh: np.ndarray, pue: np.ndarray, allowed: np.ndar
     return it_kwh * np.where(np.isfinite(best), best, 0.0)
 
 
+def _fixed_decisions(jobs: Sequence[Job], site_ids: list[str],
+                     keep: Mapping[str, tuple[str, datetime]], pinned: np.ndarray,
+                     allowed: np.ndarray, dur: np.ndarray, grid: pd.DatetimeIndex,
+                     slot: pd.Timedelta) -> tuple[np.ndarray, np.ndarray]:
+    """(fixed site, fixed start slot) per job: the `pinned` running jobs at slot 0, and the
+    decisions to `keep` whose site is allowed and whose run still lies on the grid."""
+    site, start = pinned.copy(), np.zeros(len(jobs), dtype=int)
+    for i, job in enumerate(jobs):
+        decision = keep.get(job.id)
+        if decision is None or site[i] != NOT_FIXED or decision[0] not in site_ids:
+            continue
+        s, k = site_ids.index(decision[0]), (pd.Timestamp(decision[1]) - grid[0]) / slot
+        if k == round(k) and k >= 0 and k + dur[i] <= len(grid) and allowed[i, s]:
+            site[i], start[i] = s, round(k)
+    return site, start
+
+
 def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
                   forecasts: Mapping[str, Forecast], policy: Policy, *,
                   now: datetime | None = None, limits: Sequence[PowerLimit] = (),
@@ -398,16 +415,9 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
     # a paused job (work done, not running) restarts from its checkpoint: one overhead more
     paused = np.array([j.done_h > 0 and j.running_site is None for j in jobs], dtype=bool)
     dur = dur + np.where(paused & ckpt, overhead, 0)
-    fixed_site = np.where(~ckpt, running, NOT_FIXED)
-    fixed_start = np.zeros(J, dtype=int)
-    ids = [s.id for s in sites]
-    for i, job in enumerate(jobs):
-        keep = (fixed or {}).get(job.id)
-        if keep is None or fixed_site[i] != NOT_FIXED or keep[0] not in ids:
-            continue
-        k = (pd.Timestamp(keep[1]) - h0) / slot
-        if k == round(k) and k >= 0 and k + dur[i] <= T and allowed[i, ids.index(keep[0])]:
-            fixed_site[i], fixed_start[i] = ids.index(keep[0]), round(k)
+    fixed_site, fixed_start = _fixed_decisions(jobs, [s.id for s in sites], fixed or {},
+                                               np.where(~ckpt, running, NOT_FIXED), allowed,
+                                               dur, grid, slot)
     it_kw = np.array([j.it_kw for j in jobs], dtype=float)
     deferrable = (ddl > T) | (rel + dur > T)
     unplaceable = ~allowed.any(axis=1)
