@@ -13,6 +13,7 @@ import numpy as np
 
 from scheduler.core.problem import NOT_FIXED, Problem
 from scheduler.core.schedule import Schedule, site_loads
+from scheduler.core.split_runs import best_split_run
 
 
 class SiteLoads:
@@ -51,6 +52,24 @@ class SiteLoads:
         window_points = window_points + p.lateness_points(np.arange(K) + d, j)[None, :]
         return window_points, ok
 
+    def best_split(self, j: int) -> tuple[float, int, np.ndarray] | None:
+        """(points, site, run slots) of checkpointable job j's cheapest run in pieces
+        (`split_runs`) beside the loads, or None when none fits."""
+        p = self.p
+        kw, g = p.it_kw[j], p.gpus[j]
+        marginal = self.points(self.it_kw + kw) - self.points(self.it_kw)
+        bad = (self.gpus + g > p.gpu_cap) | (self.it_kw + kw > p.it_cap_kw + 1e-9)
+        cost = np.where(bad, np.inf, marginal)
+        cost[:, : int(p.release_slot[j])] = np.inf
+        late = p.policy.lateness_penalty_per_h * p.slot_h
+        best: tuple[float, int, np.ndarray] | None = None
+        for s in np.flatnonzero(p.allowed[j]):
+            run = best_split_run(cost[s], int(p.dur_slots[j]), p.overhead_slots,
+                                 int(p.deadline_slot[j]), late)
+            if run is not None and (best is None or run[0] < best[0]):
+                best = (run[0], int(s), run[1])
+        return best
+
     def fits(self, j: int, s: int, slots: np.ndarray | slice) -> bool:
         """Job j on site s in `slots` stays within the GPU and power caps beside the loads."""
         p = self.p
@@ -72,25 +91,28 @@ def placement_order(p: Problem, release_first: bool = False) -> np.ndarray:
     return np.lexsort((np.arange(len(p.jobs)), *keys, free))
 
 
-def greedy(problem: Problem, start: Schedule | None = None) -> Schedule:
+def greedy(problem: Problem, start: Schedule | None = None, split: bool = False) -> Schedule:
     """Each job, in deadline order, takes its lowest-objective feasible (site, start).
 
     With `start`, its placed jobs stay where they are and only the unplaced ones are added
-    (the repair step after LP rounding).
+    (the repair step after LP rounding). With `split`, a free checkpointable job may take
+    its cheapest run in pieces instead (slower: for the instances the full model solves).
     """
     sched = Schedule.empty(problem) if start is None else start.copy()
     loads = SiteLoads(problem, sched)
     order = placement_order(problem)
     for j in order[sched.site[order] < 0]:
         pts, ok = loads.options(int(j))
-        if not ok.any():
-            continue
         masked = np.where(ok, pts, np.inf)
         # earliest start wins ties: scan starts first, then sites
         k, s = np.unravel_index(np.argmin(masked.T), masked.T.shape)
-        if masked[s, k] >= problem.unplaced_points[j]:
-            continue  # leaving it for a later plan is cheaper (a deferrable job)
-        slots = slice(int(k), int(k) + int(problem.dur_slots[j]))
+        points, slots = masked[s, k], slice(int(k), int(k) + int(problem.dur_slots[j]))
+        if split and problem.checkpointable[j] and problem.bound_site[j] == NOT_FIXED:
+            pieces = loads.best_split(int(j))
+            if pieces is not None and pieces[0] < points:
+                points, s, slots = pieces
+        if not points < problem.unplaced_points[j]:
+            continue  # nothing fits, or leaving it for a later plan is cheaper
         loads.add(int(j), int(s), slots)
         sched.place(int(j), int(s), slots)
     return sched

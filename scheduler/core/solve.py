@@ -9,7 +9,9 @@ generation and a plan by price-and-dive instead (`colgen`); above about 1,500 jo
 are split into parts whose LPs are solved apart and added up, and the jobs they leave over
 get one more LP in the room left (`decompose`). Every plan found also gets a late-job
 repair (`repair`), and the best one single-job moves (`local_search`). The best plan found
-is returned with the best bound, so the gap is honest.
+is returned with the best bound, so the gap is honest. On instances the full model solves,
+the greedy fills may also split checkpointable jobs into pieces (`split_runs`), as the
+model may: their LP-rounded plans then start the MILP close to the optimum.
 
 Jobs whose decision is fixed (running and not checkpointable, or kept from the previous
 plan) are not decided again: they are laid down first, and the other jobs are planned in
@@ -116,6 +118,8 @@ class _Plans:
     def __init__(self, p: Problem, budget: _Budget) -> None:
         self.p = p
         self.budget = budget
+        self.split = full_model_nnz(p) <= FULL_MODEL_MAX_NNZ
+        """Fill with runs in pieces too (instances small enough for the full model)."""
         self.found: list[tuple[str, tuple[str, ...], Schedule, Evaluation]] = []
         self.previous: tuple[str, tuple[str, ...], Schedule, Evaluation] | None = None
         """The previous plan (when re-planning and still valid): kept unless beaten clearly."""
@@ -126,6 +130,10 @@ class _Plans:
         self.add(PREVIOUS, sched)
         if len(self.found) > n:
             self.previous = self.found[n]
+
+    def fill(self, sched: Schedule | None = None) -> Schedule:
+        """`sched` (default: nothing placed) with the unplaced jobs placed greedily."""
+        return greedy(self.p, sched, split=self.split)
 
     def add(self, source: str, sched: Schedule, steps: tuple[str, ...] = ()) -> None:
         """Keep `sched` (if valid) and, when it improves on it, its late-job repair."""
@@ -210,16 +218,16 @@ def _solve_free(p: Problem, method: Method, budget: _Budget, mip_gap: float,
         sched = asap(p)
         return Outcome(sched, evaluate(p, sched), "asap", (), SolveStatus.FEASIBLE, -np.inf,
                        0.0, time.perf_counter() - t0)
-    start = greedy(p)
     if method is Method.GREEDY:
-        return Outcome(start, evaluate(p, start), "greedy", (), SolveStatus.FEASIBLE,
+        sched = greedy(p)
+        return Outcome(sched, evaluate(p, sched), "greedy", (), SolveStatus.FEASIBLE,
                        -np.inf, 0.0, time.perf_counter() - t0)
     if builder is Builder.PYOMO:
-        return solve_pyomo(p, start, time_limit_s=budget.left(), mip_gap=mip_gap, t0=t0)
+        return solve_pyomo(p, greedy(p), time_limit_s=budget.left(), mip_gap=mip_gap, t0=t0)
     plans = _Plans(p, budget)
     if incumbent is not None:
-        plans.add_previous(greedy(p, still_feasible(p, incumbent)))
-    plans.add("milp:greedy", start)
+        plans.add_previous(plans.fill(still_feasible(p, incumbent)))
+    plans.add("milp:greedy", plans.fill())
     out = _solve_fast(p, plans, budget, mip_gap, t0)
     if incumbent is None:
         return out
@@ -269,7 +277,7 @@ def _mip_stage(p: Problem, fm: FastModel, plans: _Plans, left: float, mip_gap: f
                     start=schedule_vector(p, fm, plans.best()[2]),
                     max_nodes=plans.budget.max_nodes)
     if mip.x is not None:
-        plans.add(source, greedy(p, decode(p, fm, mip.x)))
+        plans.add(source, plans.fill(decode(p, fm, mip.x)))
     return mip.status, mip.bound
 
 
@@ -287,7 +295,7 @@ def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: 
         lp = run_highs(fm.matrix, time_limit_s=max(0.1, 0.5 * left()), relax=True)
         bound = lp.objective if lp.status is SolveStatus.OPTIMAL else -np.inf
         if lp.x is not None:
-            plans.add("milp:lp-rounding", greedy(p, decode(p, fm, lp.x)))
+            plans.add("milp:lp-rounding", plans.fill(decode(p, fm, lp.x)))
         if plans.gap(bound) > mip_gap and left() > 0.2:
             mip_status, mip_bound = _mip_stage(p, fm, plans, left(), mip_gap, "milp")
             bound = max(bound, mip_bound)
@@ -319,7 +327,7 @@ def _solve_by_parts(p: Problem, plans: _Plans, budget: _Budget,
     tb = time.perf_counter()
     sched, bound, _ = solve_parts(p, PARTS_SHARE * budget.left())
     build_s = time.perf_counter() - tb
-    plans.add("milp:parts", greedy(p, sched))
+    plans.add("milp:parts", plans.fill(sched))
     if plans.gap(bound) > mip_gap:
         _relocate_best(p, plans, budget.left() - budget.keep_back(DECODE_RESERVE_S))
     return bound, build_s
@@ -343,10 +351,10 @@ def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget,
     def until_reserve() -> float:
         return left() - reserve
 
-    plans.add("milp:lp-rounding", greedy(p, decode(p, master.model(), master.x)))
+    plans.add("milp:lp-rounding", plans.fill(decode(p, master.model(), master.x)))
     x = dive(master, time_limit_s=until_reserve())
     if x is not None:
-        plans.add("milp:colgen-dive", greedy(p, decode(p, master.model(), x)))
+        plans.add("milp:colgen-dive", plans.fill(decode(p, master.model(), x)))
     if (plans.gap(master.bound) > mip_gap and until_reserve() > RESTRICTED_MIP_MIN_S
             and len(master.opts[0]) <= RESTRICTED_MIP_MAX_COLUMNS):
         opts = set(zip(*(a.tolist() for a in master.opts), strict=True))
