@@ -154,8 +154,11 @@ def live_states(draw: st.DrawFn) -> tuple[list[Job], datetime, list[PowerLimit]]
         if kind == "pending":
             jobs.append(job)
         elif kind == "running":
-            jobs.append(replace(job, running_site=draw(st.sampled_from(["matsue", "shiroi"])),
-                                done_h=done))
+            allowed = [s.id for s in SITES if not job.allowed_sites
+                       or any(t == s.id or t in s.residency for t in job.allowed_sites)]
+            if job.latency.value == "critical":
+                allowed = [job.home_site or "shiroi"]
+            jobs.append(replace(job, running_site=draw(st.sampled_from(allowed)), done_h=done))
         elif job.checkpointable:
             jobs.append(replace(job, done_h=done))
     site = draw(st.sampled_from(["matsue", "shiroi", "kitakyushu"]))

@@ -102,6 +102,11 @@ class _Budget:
             return math.inf
         return self.seconds - (time.perf_counter() - self.t0)
 
+    def step(self, seconds: float) -> float:
+        """Seconds for a step with its own small budget: never more than is left (no limit
+        when work-limited)."""
+        return math.inf if self.deterministic else min(seconds, self.left())
+
     def keep_back(self, seconds: float) -> float:
         """`seconds` to keep for later steps (0 when work-limited: no clock to race)."""
         return 0.0 if self.deterministic else seconds
@@ -138,8 +143,8 @@ class _Plans:
     def add(self, source: str, sched: Schedule, steps: tuple[str, ...] = ()) -> None:
         """Keep `sched` (if valid) and, when it improves on it, its late-job repair."""
         self._keep(source, steps, sched)
-        repair_s = math.inf if self.budget.deterministic else REPAIR_TIME_S
-        fixed = repair_late(self.p, sched, repair_s)
+        repair_s = self.budget.step(REPAIR_TIME_S)
+        fixed = repair_late(self.p, sched, repair_s) if repair_s > 0 else sched
         if fixed is not sched:
             self._keep(source, (*steps, "repair"), fixed)
 
