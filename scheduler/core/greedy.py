@@ -103,6 +103,8 @@ def greedy(problem: Problem, start: Schedule | None = None, split: bool = False)
     order = placement_order(problem)
     for j in order[sched.site[order] < 0]:
         pts, ok = loads.options(int(j))
+        if not ok.any():
+            continue  # no run fits in the horizon (too long, or no room): left unplaced
         masked = np.where(ok, pts, np.inf)
         # earliest start wins ties: scan starts first, then sites
         k, s = np.unravel_index(np.argmin(masked.T), masked.T.shape)

@@ -67,7 +67,8 @@ class Problem:
     gpus: np.ndarray
     dur_slots: np.ndarray
     """Slots of work still to do (duration − done, rounded up; plus the restart overhead
-    of a paused checkpointable job)."""
+    of a paused checkpointable job); for work that cannot finish inside the horizon, the
+    slots from its release to the horizon's end (later plans continue it)."""
     release_slot: np.ndarray
     """First slot the job may run in."""
     deadline_slot: np.ndarray
@@ -92,8 +93,9 @@ class Problem:
     the horizon; for a deferrable one its energy at the horizon-average cost of its best
     site (it is left for a later plan only when no window here is better than average)."""
     deferrable: np.ndarray
-    """The job cannot be due inside the horizon (deadline after its end, or no room to
-    finish in it): left out, it is deferred to a later plan, not late."""
+    """The job cannot be due inside the horizon (deadline after its end; for work longer
+    than the horizon, latest start after its end): left out, it is deferred to a later
+    plan, not late."""
     unplaceable: np.ndarray
     """The job fits no allowed site's GPU count or power cap (no site is allowed)."""
     overhead_slots: int
@@ -415,11 +417,17 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
     # a paused job (work done, not running) restarts from its checkpoint: one overhead more
     paused = np.array([j.done_h > 0 and j.running_site is None for j in jobs], dtype=bool)
     dur = dur + np.where(paused & ckpt, overhead, 0)
+    # work that cannot finish inside the horizon runs from its release to the horizon's end
+    # (the rest is planned by later plans); it may wait only while its latest start lies
+    # beyond the horizon
+    beyond = rel + dur > T
+    latest_start = ddl - dur
+    deferrable = np.where(beyond, latest_start >= T, ddl > T)
+    dur = np.where(beyond, np.maximum(1, T - rel), dur)
     fixed_site, fixed_start = _fixed_decisions(jobs, [s.id for s in sites], fixed or {},
                                                np.where(~ckpt, running, NOT_FIXED), allowed,
                                                dur, grid, slot)
     it_kw = np.array([j.it_kw for j in jobs], dtype=float)
-    deferrable = (ddl > T) | (rel + dur > T)
     unplaceable = ~allowed.any(axis=1)
     issued = [pd.Timestamp(fc.issued_at) for fc in fcs if fc.issued_at is not None]
     p = Problem(
