@@ -41,6 +41,9 @@ class Site:
     pue: PueModel
     curtailment_share: float = 0.0
     """Fraction (0–1) of its region's curtailed power this site may absorb."""
+    certificate_share: float = 0.0
+    """Fraction (0–1) of its grid energy covered by renewable-energy certificates: counted
+    zero-carbon in market-based accounting only (location-based ignores it)."""
     residency: tuple[str, ...] = ()
     """Data-residency tags (e.g. `jp`, `gov-approved`)."""
     home: bool = False

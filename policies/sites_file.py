@@ -1,5 +1,5 @@
 """Read `sites.yaml`: `sites:` list of `{id, region, gpus, power_cap_kw, pue,
-curtailment_share, residency, home, node_selector}`."""
+curtailment_share, certificate_share, residency, home, node_selector}`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from inputs.errors import InputError
 from inputs.yaml_file import load_yaml, number
 from policies.site import PueModel, Site
 
-SITE_KEYS = {"id", "region", "gpus", "power_cap_kw", "pue", "curtailment_share", "residency",
-             "home", "node_selector"}
+SITE_KEYS = {"id", "region", "gpus", "power_cap_kw", "pue", "curtailment_share",
+             "certificate_share", "residency", "home", "node_selector"}
 
 
 def _pue(src: str, value: Any) -> PueModel:
@@ -61,6 +61,8 @@ def parse_site(src: str, raw: Any) -> Site:
         pue=_pue(where, raw["pue"]),
         curtailment_share=number(where, "curtailment_share", raw.get("curtailment_share", 0.0),
                                  lo=0.0, hi=1.0),
+        certificate_share=number(where, "certificate_share", raw.get("certificate_share", 0.0),
+                                 lo=0.0, hi=1.0),
         residency=tuple(str(t) for t in residency),
         home=home,
         node_selector={str(k): str(v) for k, v in selector.items()},
@@ -73,7 +75,11 @@ def read_sites_yaml(path: str | Path) -> list[Site]:
     doc = load_yaml(path)
     if not isinstance(doc, dict) or "sites" not in doc:
         raise InputError(src, "sites", None, "top-level key 'sites:' is required")
-    raw_sites = doc["sites"]
+    return parse_sites(src, doc["sites"])
+
+
+def parse_sites(src: str, raw_sites: Any) -> list[Site]:
+    """A `sites:` list → `Site`s (ids unique, at most one `home: true`)."""
     if not isinstance(raw_sites, list) or not raw_sites:
         raise InputError(src, "sites", raw_sites, "must be a non-empty list")
     sites = [parse_site(src, raw) for raw in raw_sites]

@@ -1,0 +1,95 @@
+"""How long a simulation takes, and where the time goes.
+
+Usage: `python benchmarks/simulate_speed.py [--case default|large|both] [--days 30]
+[--jobs-per-day 167] [--policies asap,milp]`
+
+* `default` — the built-in `matsue-vs-shiroi` end to end (all five policies), as
+  `wattbit simulate` runs it, results written to a temporary folder.
+* `large` — a 30-day slice of `follow-the-sun-wind`: 4 sites, ~5,000 jobs, hourly
+  re-planning, 48-hour horizon (issue target: ≤ 5 minutes on 2 cores).
+
+Per case it prints seconds by phase (signals, forecasting, planning per policy,
+accounting, report I/O) and, as machine-independent figures, each policy's planning time
+as a ratio of `asap`'s measured in the same run (asap re-plans the same states with the
+trivial method, so the ratio is what the optimiser costs over the re-planning loop itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from simulations.engine import build_world, oracle, rolling, tabulate
+from simulations.forecasters import make_forecaster
+from simulations.report import write_results
+from simulations.scenario import Scenario, load_scenario
+
+
+def timed(sc: Scenario) -> tuple[dict[str, float], dict[str, float], int]:
+    """(seconds by phase, planning seconds by policy, jobs) of one simulation."""
+    phases: dict[str, float] = {}
+    t0 = time.perf_counter()
+    world = build_world(sc)
+    phases["signals + workload"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fc = make_forecaster(sc.forecast.model, world.signals, sc.start, sc.seed,
+                         sc.forecast.error_at_24h)
+    phases["forecast models"] = time.perf_counter() - t0
+    runs, planning = [], {}
+    for name in sc.policies:
+        t0 = time.perf_counter()
+        runs.append(oracle(sc, world) if name == "oracle" else rolling(sc, world, name, fc))
+        planning[name] = time.perf_counter() - t0
+        phases[f"policy {name}"] = planning[name]
+    t0 = time.perf_counter()
+    result = tabulate(sc, world, runs)
+    phases["accounting"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        write_results(result, Path(tmp))
+    phases["report I/O"] = time.perf_counter() - t0
+    return phases, planning, len(world.jobs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--case", choices=("default", "large", "both"), default="both")
+    ap.add_argument("--days", type=int, default=30, help="days of the large case")
+    ap.add_argument("--jobs-per-day", type=float, default=167.0)
+    ap.add_argument("--policies", default="asap,milp", help="policies of the large case")
+    args = ap.parse_args()
+    console = Console(width=140)
+    cases = []
+    if args.case in ("default", "both"):
+        cases.append(("default (matsue-vs-shiroi)", load_scenario("matsue-vs-shiroi")))
+    if args.case in ("large", "both"):
+        base = load_scenario("follow-the-sun-wind")
+        end = base.start + pd.Timedelta(days=args.days)
+        cases.append((f"large ({args.days} days, 4 sites)", load_scenario(
+            "follow-the-sun-wind",
+            {"end": end.isoformat(), "workload.generator.jobs_per_day": args.jobs_per_day,
+             "policies": args.policies.split(",")})))
+    for label, sc in cases:
+        t0 = time.perf_counter()
+        phases, planning, jobs = timed(sc)
+        wall = time.perf_counter() - t0
+        table = Table(title=f"{label}: {jobs:,} jobs, re-plan every {sc.replan_minutes} min, "
+                            f"horizon {sc.horizon_hours:g} h — {wall:.1f} s wall")
+        for col in ("phase", "seconds", "share of wall", "× asap planning"):
+            table.add_column(col, justify="left" if col == "phase" else "right")
+        for phase, seconds in phases.items():
+            name = phase.removeprefix("policy ")
+            ratio = (f"{seconds / planning['asap']:.1f}" if phase.startswith("policy ")
+                     and "asap" in planning and name != "asap" else "")
+            table.add_row(phase, f"{seconds:.1f}", f"{seconds / wall:.0%}", ratio)
+        console.print(table)
+
+
+if __name__ == "__main__":
+    main()

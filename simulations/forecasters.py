@@ -1,0 +1,149 @@
+"""The forecasts the planner sees at each re-plan, made from the actual signals.
+
+* `perfect` — the actual signals (what the oracle and a perfect forecaster know).
+* `noisy` — actuals × (1 + e), e normal with σ = `error_at_24h` × lead / 24 h, correlated
+  from slot to slot (AR(1), φ = 0.9), seeded by the scenario seed, region and issue time.
+* `seasonal-naive` — each slot copies the same slot of the latest day observed by the issue
+  time (one day back, or two for slots less than a day ahead).
+* `model` — the project's quantile models (`forecasts.models`), trained only on the
+  history before the simulated period, issued on the day-ahead rule (10:00 JST for the next
+  JST day). Slots whose day-ahead forecast is not issued yet at the re-plan time get the
+  seasonal-naive value, as an operator would use. A region or signal the models cannot
+  learn (no supply–demand history, too few curtailed slots) gets seasonal-naive throughout;
+  `notes` says which.
+
+No forecaster reads a signal observed after the moment of issue, except `perfect` and
+`noisy`, whose point is to know the future (exactly or with a chosen error).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from forecasts.forecast import Forecast
+from forecasts.models.features import DAY_AHEAD, issue_times
+from forecasts.models.quantile_model import fit_quantile_model, predict
+from inputs.errors import InputError
+from simulations.signals import RegionSignals, for_planner, window
+
+DAY = pd.Timedelta(days=1)
+NOISE_PHI = 0.9
+MODEL_TARGETS = ("carbon_gco2_per_kwh", "curtailment_mw")
+
+
+@dataclass
+class Forecaster:
+    """Issues forecasts for every region at a re-plan time."""
+
+    model: str
+    signals: Mapping[str, RegionSignals]
+    seed: int = 0
+    error_at_24h: float = 0.15
+    predictions: dict[tuple[str, str], pd.Series] = field(default_factory=dict)
+    """(region, target) → the model's day-ahead p50 per slot (`model` only)."""
+    notes: list[str] = field(default_factory=list)
+
+    def issue(self, now: pd.Timestamp, until: pd.Timestamp) -> dict[str, Forecast]:
+        """Forecasts made at `now` for the slots from the one containing `now` to `until`,
+        as the planner reads them (`for_planner`)."""
+        out = {}
+        for i, (region, sig) in enumerate(sorted(self.signals.items())):
+            fc = sig.actual
+            part = window(fc, slot_of(fc, now), until)
+            if self.model != "perfect":
+                part = replace(part, **self._predict(i, region, fc, part, now))
+            out[region] = for_planner(replace(part, issued_at=now.to_pydatetime(),
+                                              source=f"simulated-{self.model}"))
+        return out
+
+    def _predict(self, i: int, region: str, fc: Forecast, part: Forecast,
+                 now: pd.Timestamp) -> dict[str, np.ndarray]:
+        names = ["carbon_gco2_per_kwh", "curtailment_mw"]
+        if part.marginal_gco2_per_kwh is not None:
+            names.append("marginal_gco2_per_kwh")
+        if self.model == "noisy":
+            return self._noisy(i, part, now, names)
+        out = {n: seasonal_naive(fc, n, part.slot_starts, now) for n in names}
+        if self.model == "model":
+            issued = np.asarray(issue_times(part.slot_starts, DAY_AHEAD) <= now)
+            for target in MODEL_TARGETS:
+                pred = self.predictions.get((region, target))
+                if pred is None:
+                    continue
+                values = pred.reindex(part.slot_starts).to_numpy()
+                use = issued & np.isfinite(values)
+                out[target] = np.where(use, values, out[target])
+        return out
+
+    def _noisy(self, i: int, part: Forecast, now: pd.Timestamp, names: list[str]
+               ) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng([self.seed, i, int(now.timestamp())])
+        lead_h = (part.slot_starts - now).total_seconds().to_numpy() / 3600.0
+        sigma = self.error_at_24h * np.maximum(lead_h, 0.0) / 24.0
+        out = {}
+        for n in names:
+            z = np.empty(len(lead_h))
+            prev = 0.0
+            for k, e in enumerate(rng.standard_normal(len(lead_h))):
+                prev = NOISE_PHI * prev + np.sqrt(1 - NOISE_PHI ** 2) * e
+                z[k] = prev
+            out[n] = np.maximum(0.0, getattr(part, n) * (1.0 + sigma * z))
+        return out
+
+
+def slot_of(fc: Forecast, when: pd.Timestamp) -> pd.Timestamp:
+    """Start of the slot of `fc`'s grid that contains `when`."""
+    step = pd.Timedelta(minutes=fc.slot_minutes)
+    return fc.slot_starts[0] + ((when - fc.slot_starts[0]) // step) * step
+
+
+def seasonal_naive(fc: Forecast, name: str, slots: pd.DatetimeIndex, now: pd.Timestamp
+                   ) -> np.ndarray:
+    """`name` of the latest whole day observed by `now` at the same time of day, per slot
+    (NaN where the signals do not reach back so far)."""
+    step = pd.Timedelta(minutes=fc.slot_minutes)
+    back = np.maximum(1, np.ceil((slots + step - now) / DAY).astype(int))
+    source = slots - pd.to_timedelta(back, unit="D")
+    series = pd.Series(getattr(fc, name), index=fc.slot_starts)
+    return series.reindex(source).to_numpy(dtype=float)
+
+
+def make_forecaster(model: str, signals: Mapping[str, RegionSignals], start: pd.Timestamp,
+                    seed: int = 0, error_at_24h: float = 0.15) -> Forecaster:
+    """A forecaster; for `model`, its quantile models are trained here on each region's
+    history before `start` and their day-ahead predictions made for the whole period."""
+    fc = Forecaster(model, signals, seed, error_at_24h)
+    if model != "model":
+        return fc
+    for region, sig in sorted(signals.items()):
+        if sig.tidy is None:
+            fc.notes.append(f"{region}: no supply–demand history in its source; "
+                            "seasonal-naive forecasts")
+            continue
+        history = sig.tidy[pd.DatetimeIndex(sig.tidy["time_utc"]) < start]
+        for target in MODEL_TARGETS:
+            try:
+                fitted = fit_quantile_model(history, target, DAY_AHEAD)
+            except InputError as err:
+                fc.notes.append(f"{region} {target}: model not trained ({err.problem}); "
+                                "seasonal-naive forecasts")
+                continue
+            pred = predict(fitted, sig.tidy)["p50"]
+            fc.predictions[(region, target)] = _on_grid(pred, sig.actual.slot_minutes)
+    return fc
+
+
+def _on_grid(pred: pd.Series, minutes: int) -> pd.Series:
+    """Predictions on the simulation's slots (repeat coarser values, average finer ones)."""
+    step = pd.Series(pred.index).diff().min()
+    if pd.isna(step) or step == pd.Timedelta(minutes=minutes):
+        return pred
+    if step > pd.Timedelta(minutes=minutes):
+        idx = pd.date_range(pred.index[0], pred.index[-1] + step, freq=f"{minutes}min",
+                            inclusive="left")
+        return pred.reindex(idx, method="ffill")
+    return pred.resample(f"{minutes}min").mean()
