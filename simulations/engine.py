@@ -69,6 +69,7 @@ class Run:
     pieces: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
     done_h: dict[str, float] = field(default_factory=dict)
     planner_s: float = 0.0
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,10 @@ def oracle(sc: Scenario, world: World) -> Run:
     plan = planner.replan(sc.start.to_pydatetime(), list(world.jobs),
                           actuals(world.signals, sc.start, world.until))
     run = Run("oracle", np.zeros((len(world.sites), len(world.slots))),
-              planner_s=time.perf_counter() - t0)
+              planner_s=time.perf_counter() - t0,
+              note=f"oracle: {plan.method}, {plan.status}, objective within "
+                   f"{plan.gap:.1%} of its bound (minimises the policy's objective, "
+                   "not kg-CO2 alone)")
     record(world, run, plan, sc.start, world.until)
     for job in world.jobs:
         done = sum((b - a) for _, a, b in run.pieces.get(job.id, ())) * world.accounting.slot_h
@@ -233,7 +237,7 @@ def simulate(sc: Scenario, progress: Progress | None = None) -> SimulationResult
         timings["planning"] += time.perf_counter() - t0
     t0 = time.perf_counter()
     result = tabulate(sc, world, runs)
-    result.scenario["notes"] = list(forecaster.notes)
+    result.scenario["notes"] = [*forecaster.notes, *(r.note for r in runs if r.note)]
     timings["accounting"] = time.perf_counter() - t0
     result.timings_s.update(timings)
     return result

@@ -19,7 +19,7 @@ from forecasts.csv_file import read_forecast_csv
 from forecasts.forecast import Forecast
 from forecasts.sources.electricitymaps_csv import read_electricitymaps_csv
 from forecasts.sources.jp_tso.parse import parse_area_files
-from forecasts.synthetic.areas import AREAS
+from forecasts.synthetic.areas import area_params
 from forecasts.synthetic.grid import synthetic_area
 from inputs.errors import InputError
 from simulations.scenario import GridSpec, Scenario
@@ -65,9 +65,10 @@ def load_signals(sc: Scenario, until: pd.Timestamp) -> dict[str, RegionSignals]:
 
 def _read(sc: Scenario, g: GridSpec, until: pd.Timestamp) -> RegionSignals:
     if g.source == "synthetic":
-        if g.area not in AREAS:
-            raise InputError(sc.source, f"grid.{g.region}.area", g.area,
-                             f"must be one of {', '.join(AREAS)}")
+        try:
+            area_params(g.area)
+        except InputError as err:
+            raise InputError(sc.source, f"grid.{g.region}.area", g.area, err.problem) from None
         days_before = max(SEASONAL_DAYS, sc.forecast.history_days
                           if sc.forecast.model == "model" else 0)
         first = (sc.start - pd.Timedelta(days=days_before)).floor("D")

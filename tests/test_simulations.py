@@ -224,6 +224,8 @@ def test_cli_writes_reports(tmp_path: Path) -> None:
     ({"replan_minutes": 45}, "replan_minutes=45"),
     ({"workload": {"generator": {"jobs_per_day": -1}}}, "workload.generator.jobs_per_day=-1"),
     ({"colour": "red"}, "colour='red'"),
+    ({"grid": {**SMALL["grid"], "jp-tokyo": {"source": "synthetic", "area": "mars"}}},
+     "grid.jp-tokyo.area='mars'"),
     ({"grid": {**SMALL["grid"], "jp-tokyo": {"source": "file", "path": "$NO_SUCH_VAR/x"}}},
      "grid.jp-tokyo.path="),
 ])

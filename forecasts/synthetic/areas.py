@@ -4,7 +4,8 @@ All figures are rounded public numbers, not fitted to the shared TSO files. Sour
 
 * Installed PV / wind: the TSOs' published grid-connection status of renewables
   (九州電力送配電「再エネ接続状況」, 中国電力ネットワーク「再生可能エネルギーの連系状況」,
-  東京電力パワーグリッド「再エネ連系量」), end of FY2022, rounded; cross-checked against the
+  東京電力パワーグリッド「再エネ連系量」, 北海道電力ネットワーク「再エネ連系状況」), end of
+  FY2022, rounded; cross-checked against the
   `capacity` tables of Electricity Maps' zone configs (JP-KY 10.9 GW, JP-CG 5.7 GW, JP-TK
   11.9 GW PV — older snapshots, lower than the TSO figures).
 * Annual area demand (TWh) and peak (MW): OCCTO「電力需給及び電力系統に関する概況」
@@ -168,6 +169,30 @@ PARAMS: dict[str, AreaParams] = {
         monthly_clear_sky_index=(0.70, 0.66, 0.58, 0.58, 0.58, 0.44,
                                  0.50, 0.58, 0.50, 0.52, 0.60, 0.68),
         wind_scale_m_per_s=6.0,
+    ),
+    "hokkaido": AreaParams(
+        area="hokkaido",
+        pv_capacity_mw=2_300,  # Hokkaido NW connection status, end FY2022 ≈ 2.3 GW
+        wind_capacity_mw=800,  # ≈ 0.8 GW connected, the windiest area
+        annual_demand_twh=29.0,  # OCCTO: Hokkaido ≈ 29 TWh/yr, winter peak ≈ 5 GW
+        summer_peak_gain=0.05,  # cool summers, little air conditioning
+        winter_peak_gain=0.45,  # heating and snow-melting
+        nuclear_mw=0.0,  # Tomari offline
+        hydro_mw=550,
+        hydro_spring_gain=0.9,  # snowmelt
+        geothermal_mw=20.0,  # Mori
+        biomass_mw=200,
+        min_thermal_mw=900,  # modelling choice: small isolated system, high reserve share
+        coal_mw=2_500,  # Tomato-atsuma, Sunagawa, Naie …
+        lng_mw=1_100,  # Ishikari Bay New Port units 1–2
+        other_thermal_share=0.03,
+        base_interconnection_mw=0.0,  # modelling choice: the HVDC link is balanced on average
+        export_limit_mw=500,  # effective; Hokkaido–Honshu HVDC 0.9 GW
+        pump_mw=400,  # Kyogoku, Takami (effective)
+        pump_daily_mwh=2_000,
+        monthly_clear_sky_index=(0.40, 0.48, 0.58, 0.62, 0.62, 0.56,
+                                 0.52, 0.54, 0.56, 0.54, 0.42, 0.38),
+        wind_scale_m_per_s=7.5,  # modelling choice: windier than the southern areas
     ),
 }
 

@@ -1,0 +1,73 @@
+"""Decision quality: how much of the oracle's saving each policy achieves, and what forecast
+error costs.
+
+Usage: `WATTBIT_SHARED_DATA=../shared/data python benchmarks/decision_quality.py
+[--scenario matsue-vs-shiroi-2023] [--forecasts model,perfect] [--days 30]`
+
+For each forecast model it simulates the scenario (asap, lwa, greedy, milp, oracle) and
+prints per policy: kg-CO2 (location), its share of the oracle's saving against asap, and
+its share of the oracle's absorbed curtailment. The oracle and asap do not depend on the
+forecasts, so the rows of different forecast models compare like with like; the last
+column is the milp share lost to forecast error (`perfect` − this model). Goal (issue 10):
+milp ≥ 90 % of both shares with `model` forecasts on the real 2023 data.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from simulations.engine import simulate
+from simulations.scenario import load_scenario
+
+
+def shares(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per policy: kg, share of the oracle's saving, share of its absorbed curtailment."""
+    by = summary.set_index("policy")
+    saving = by.kg_co2_location["asap"] - by.kg_co2_location["oracle"]
+    absorbed = by.curtailment_absorbed_mwh["oracle"]
+    return pd.DataFrame({
+        "kg": by.kg_co2_location,
+        "saving": (by.kg_co2_location["asap"] - by.kg_co2_location) / saving,
+        "curtailment": by.curtailment_absorbed_mwh / absorbed if absorbed > 0 else float("nan"),
+        "misses": by.deadline_misses,
+    })
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default="matsue-vs-shiroi-2023")
+    ap.add_argument("--forecasts", default="model,perfect")
+    ap.add_argument("--days", type=int, default=30, help="simulated days from the start")
+    args = ap.parse_args()
+    console = Console(width=140)
+    base = load_scenario(args.scenario)
+    end = min(base.end, base.start + pd.Timedelta(days=args.days))
+    results = {}
+    for model in args.forecasts.split(","):
+        sc = load_scenario(args.scenario, {"forecast.model": model, "end": end.isoformat()})
+        res = simulate(sc)
+        results[model] = shares(res.summary)
+        for note in res.scenario.get("notes", []):
+            console.print(f"[dim]{model}: {note}[/dim]")
+    perfect = results.get("perfect")
+    table = Table(title=f"decision quality: {args.scenario}, {base.start.date()} + "
+                        f"{(end - base.start).days} days")
+    for col in ("forecast", "policy", "kg CO2", "share of oracle saving",
+                "share of oracle curtailment", "misses", "saving lost to forecast error"):
+        table.add_column(col, justify="left" if col in ("forecast", "policy") else "right")
+    for model, frame in results.items():
+        for policy, row in frame.iterrows():
+            lost = ""
+            if perfect is not None and model != "perfect" and policy in perfect.index:
+                lost = f"{perfect.saving[policy] - row.saving:.1%}"
+            table.add_row(model, str(policy), f"{row.kg:,.1f}", f"{row.saving:.1%}",
+                          f"{row.curtailment:.1%}", str(int(row.misses)), lost)
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()

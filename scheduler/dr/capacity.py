@@ -1,0 +1,169 @@
+"""ΔkW: how much a site's facility power can move below (down, 下げDR) or above (up, 上げDR)
+the current plan over a window, computed with the planning model itself.
+
+For site s, window [t, t + L): the plan is the one the re-planner made (`base`). Jobs that
+may not move stay exactly as planned: running jobs (`Problem.bound_site`) and
+latency-critical ones, and — to keep each query small — every job that could not run on s
+during the window. The others are re-planned in the room those leave, by one MILP per
+query built from the core's fast model (`milp_fast`) with one more column, R kW, and the
+objective "maximise R":
+
+* down: facility kW of s in every window slot ≤ the plan's − R;
+* up: facility kW of s in every window slot ≥ the plan's + R (GPUs, power cap and limits
+  still hold);
+
+and every job that meets its deadline in the plan must still meet it (start columns that
+end late, lateness and leaving a due job out are closed; a job the plan defers — due after
+the horizon — may still be deferred). The answer is the R of the best *feasible* plan the
+solver finds within its budget (the plan itself is feasible with R = 0, so it is never
+negative): a value the fleet can really deliver, not an optimistic bound.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from policies.job import Latency
+from scheduler.core.milp_fast import FastModel, build_fast, schedule_vector
+from scheduler.core.problem import NOT_FIXED, Problem
+from scheduler.core.schedule import Schedule, site_loads
+from scheduler.core.solver import MatrixModel, SolveStatus, run_highs
+
+WINDOW_MINUTES = (30, 60, 180)
+DIRECTIONS = ("down", "up")
+QUERY_TIME_LIMIT_S = 5.0
+"""Wall budget of one ΔkW query (its answer stays feasible when it runs out)."""
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """One ΔkW figure: facility kW that `scope` `id` can move in `direction`, held for
+    `window_minutes` from `start` (UTC)."""
+
+    scope: str
+    id: str
+    direction: str
+    window_minutes: int
+    start: pd.Timestamp
+    kw: float
+
+
+@dataclass(frozen=True)
+class DrModel:
+    """The re-plannable part of a plan as a MILP, built once and queried many times."""
+
+    problem: Problem
+    """The residual problem of the jobs that may move."""
+    model: FastModel
+    plan_it_kw: np.ndarray
+    """(S, T) IT kW the movable jobs draw in the plan."""
+    start: np.ndarray
+    """The plan of the movable jobs as a start vector of `model` (R = 0)."""
+
+
+def movable(p: Problem) -> np.ndarray:
+    """(J,) bool: jobs DR may re-plan (not running, not fixed, not latency-critical)."""
+    critical = np.array([j.latency is Latency.CRITICAL for j in p.jobs], dtype=bool)
+    return (p.bound_site == NOT_FIXED) & ~critical
+
+
+def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray) -> DrModel:
+    """The jobs of `free_mask` re-planned in the room the others leave as planned in `base`
+    (a plan of `p`), with lateness beyond the plan's closed."""
+    free = np.flatnonzero(free_mask)
+    keep = Schedule(np.where(free_mask, -1, base.site), base.run & ~free_mask[:, None])
+    sub = p.residual(free, *site_loads(p, keep))
+    mine = Schedule(base.site[free].copy(), base.run[free].copy())
+    fm = build_fast(sub)
+    m = fm.matrix
+    ub = m.ub.copy()
+    late_in_plan = (mine.site >= 0) & (mine.end_slot() > sub.deadline_slot)
+    left_out_ok = sub.deferrable | ((mine.site < 0) & ~sub.deferrable)
+    st = fm.starts
+    for c, jobs in enumerate(fm.class_jobs):
+        if late_in_plan[jobs].any():
+            continue
+        ends_late = (st.cls == c) & (st.start + sub.dur_slots[jobs[0]] > sub.deadline_slot[jobs[0]])
+        ub[st.col[ends_late]] = 0.0
+    if "class-unplaced" in fm.blocks:
+        u0, n = fm.blocks["class-unplaced"]
+        ub[u0:u0 + n] = [sum(left_out_ok[j] or mine.site[j] < 0 for j in jobs)
+                         for jobs in fm.class_jobs]
+    if "job-unplaced" in fm.blocks:
+        u0, n = fm.blocks["job-unplaced"]
+        ub[u0:u0 + n] = left_out_ok[fm.slots.jobs].astype(float)
+        h0, n = fm.blocks["job-late-slots"]
+        ub[h0:h0 + n] = np.where(late_in_plan[fm.slots.jobs], np.inf, 0.0)
+    fm = FastModel(MatrixModel(np.zeros_like(m.c), m.lb, ub, m.integer, m.A, m.row_lo,
+                               m.row_hi), fm.class_jobs, fm.starts, fm.slots, fm.blocks)
+    plan_it, _ = site_loads(sub, mine)
+    return DrModel(sub, fm, plan_it, schedule_vector(sub, fm, mine))
+
+
+def delta_kw(p: Problem, base: Schedule, site: int, first: int, length: int, direction: str,
+             time_limit_s: float = QUERY_TIME_LIMIT_S) -> float:
+    """ΔkW (facility kW, ≥ 0) of `site` over slots [first, first + length) in `direction`,
+    given the plan `base` of `p`."""
+    touches = p.allowed[:, site] & (p.release_slot < first + length) & (
+        p.deadline_slot > first)
+    dm = dr_model(p, base, movable(p) & touches)
+    p, m = dm.problem, dm.model.matrix
+    T = p.n_slots
+    slots = np.arange(first, min(T, first + length))
+    pue = p.pue[site, slots]
+    plan = dm.plan_it_kw[site, slots]
+    if direction == "down":
+        top = float(np.min(plan * pue))
+        lo, hi, sign = -np.inf, plan, 1.0
+    else:
+        top = float(np.min((p.it_cap_kw[site, slots] - plan) * pue))
+        lo, hi, sign = plan, np.inf, -1.0
+    if top <= 1e-9:
+        return 0.0
+    L0, _ = dm.model.blocks["site-it-kw"]
+    n, k = m.A.shape[1], len(slots)
+    rows = np.arange(k)
+    block = sparse.coo_matrix(
+        (np.concatenate([np.ones(k), sign / pue]),
+         (np.concatenate([rows, rows]), np.concatenate([L0 + site * T + slots, np.full(k, n)]))),
+        shape=(k, n + 1))
+    A = sparse.vstack([sparse.hstack([m.A, sparse.csc_matrix((m.A.shape[0], 1))]), block]
+                      ).tocsc()
+    model = MatrixModel(np.append(m.c, -1.0), np.append(m.lb, 0.0), np.append(m.ub, top),
+                        np.append(m.integer, False), A,
+                        np.concatenate([m.row_lo, np.broadcast_to(lo, k)]),
+                        np.concatenate([m.row_hi, np.broadcast_to(hi, k)]))
+    out = run_highs(model, time_limit_s=time_limit_s, mip_rel_gap=0.05,
+                    start=np.append(dm.start, 0.0))
+    if out.x is None or out.status is SolveStatus.INFEASIBLE:
+        return 0.0
+    return max(0.0, float(out.x[n]))
+
+
+def capacity_table(p: Problem, base: Schedule, *, sites: Sequence[str] | None = None,
+                   windows: Sequence[int] = WINDOW_MINUTES,
+                   directions: Sequence[str] = DIRECTIONS, hours: float = 24.0,
+                   every_minutes: int = 30, time_limit_s: float = QUERY_TIME_LIMIT_S
+                   ) -> list[Capacity]:
+    """ΔkW per site, direction, window and start over the first `hours` of the plan, one
+    start every `every_minutes` (at least one slot)."""
+    slot_min = round(p.slot_h * 60)
+    step = max(1, math.ceil(every_minutes / slot_min))
+    starts = range(0, min(p.n_slots, math.ceil(hours * 60 / slot_min)), step)
+    ids = [s.id for s in p.sites]
+    out = []
+    for sid in sites or ids:
+        s = ids.index(sid)
+        for direction in directions:
+            for minutes in windows:
+                length = max(1, math.ceil(minutes / slot_min))
+                for k in starts:
+                    kw = delta_kw(p, base, s, k, length, direction, time_limit_s)
+                    out.append(Capacity("site", sid, direction, minutes, p.slot_starts[k], kw))
+    return out

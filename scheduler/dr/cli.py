@@ -1,0 +1,142 @@
+"""`wattbit dr capacity`: ΔkW of each site, from the re-planner's plan, as a table of
+3-hour blocks, a JSON array or a plot of the curve."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from forecasts.csv_file import read_forecast_csv
+from inputs.cli_errors import exit_with_error
+from inputs.errors import InputError
+from inputs.tables import parse_time
+from policies.jobs_file import read_jobs_csv
+from policies.limits import read_limits_csv
+from policies.policy import load_policy
+from policies.sites_file import read_sites_yaml
+from scheduler.core.plan import schedule_on
+from scheduler.core.planner import PlanConfig, Planner
+from scheduler.core.problem import build_problem
+from scheduler.dr.capacity import DIRECTIONS, WINDOW_MINUTES, Capacity, capacity_table
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "simulations" / "examples"
+BLOCK_HOURS = 3
+"""Japan's balancing market trades 3-hour blocks (00:00, 03:00, … JST)."""
+
+app = typer.Typer(help="Demand response: ΔkW the fleet can shed or add.", no_args_is_help=True)
+
+
+def as_json(rows: list[Capacity]) -> str:
+    """The public JSON form: one object per scope, direction, window and start."""
+    return json.dumps([{"scope": r.scope, "id": r.id, "direction": r.direction,
+                        "window_minutes": r.window_minutes, "start": r.start.isoformat(),
+                        "kw": round(r.kw, 3)} for r in rows], indent=1)
+
+
+def blocks(rows: list[Capacity]) -> pd.DataFrame:
+    """3-hour block values (the 180-minute windows starting on a JST block boundary):
+    rows (id, direction), columns block start (JST)."""
+    frame = pd.DataFrame([r.__dict__ for r in rows if r.window_minutes == 60 * BLOCK_HOURS])
+    if frame.empty:
+        return frame
+    jst = pd.DatetimeIndex(frame["start"]).tz_convert("Asia/Tokyo")
+    on_block = (jst.hour % BLOCK_HOURS == 0) & (jst.minute == 0)
+    frame = frame[on_block].assign(block=jst[on_block].strftime("%m-%d %H:%M"))
+    return frame.pivot_table(index=["id", "direction"], columns="block", values="kw",
+                             sort=True)
+
+
+def plot(rows: list[Capacity], path: Path) -> None:
+    """The ΔkW curves (one panel per direction, a line per site and window)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 6), layout="constrained")
+    axes = fig.subplots(len(DIRECTIONS), 1, sharex=True)
+    frame = pd.DataFrame([r.__dict__ for r in rows])
+    for ax, direction in zip(axes, DIRECTIONS, strict=True):
+        part = frame[frame.direction == direction]
+        for (sid, minutes), g in part.groupby(["id", "window_minutes"]):
+            ax.step(pd.DatetimeIndex(g["start"]).tz_convert("Asia/Tokyo").tz_localize(None),
+                    g["kw"], where="post", label=f"{sid} {minutes} min")
+        ax.set_ylabel(f"ΔkW {direction} (facility kW)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, ncol=3)
+    axes[-1].set_xlabel("window start (JST)")
+    fig.savefig(path, dpi=100)
+
+
+@app.command("capacity")
+def capacity_command(
+    sites: Annotated[Path, typer.Option(help="sites.yaml")] = EXAMPLES / "sites.yaml",
+    jobs: Annotated[Path, typer.Option(help="jobs.csv")] = EXAMPLES / "jobs.csv",
+    forecast: Annotated[Path, typer.Option(help="forecast.csv")] = EXAMPLES / "forecast.csv",
+    policy: Annotated[str, typer.Option(help="built-in policy name or a policy YAML file")]
+    = "min-carbon",
+    at: Annotated[str | None, typer.Option(help="plan from this time (ISO 8601 with offset)")]
+    = None,
+    limits: Annotated[Path | None, typer.Option(help="limits.csv in force")] = None,
+    site: Annotated[list[str] | None, typer.Option(help="only these sites (repeatable)")]
+    = None,
+    window: Annotated[list[int] | None, typer.Option(
+        help="window minutes (repeatable; default 30, 60, 180)")] = None,
+    hours: Annotated[float, typer.Option(help="hours of window starts from the plan's start")]
+    = 24.0,
+    every: Annotated[int, typer.Option(help="minutes between window starts")] = 30,
+    query_time_limit: Annotated[float, typer.Option(help="seconds per ΔkW query")] = 5.0,
+    as_json_out: Annotated[bool, typer.Option("--json", help="print the JSON array")] = False,
+    plot_out: Annotated[Path | None, typer.Option("--plot", help="write the curves (PNG)")]
+    = None,
+) -> None:
+    """ΔkW per site, direction (down = shed, up = add), window and start: how far facility
+    power can move from the re-planner's plan with every deadline still met."""
+    console = Console()
+    try:
+        if hours <= 0 or every <= 0 or query_time_limit <= 0:
+            raise InputError("options", "hours/every/query-time-limit",
+                             (hours, every, query_time_limit), "must all be > 0")
+        windows = tuple(window or WINDOW_MINUTES)
+        if any(w <= 0 for w in windows):
+            raise InputError("--window", "window", list(windows), "minutes must be > 0")
+        site_list = read_sites_yaml(sites)
+        known = [s.id for s in site_list]
+        for sid in site or []:
+            if sid not in known:
+                raise InputError("--site", "site", sid, f"unknown (sites: {', '.join(known)})")
+        job_list, forecasts = read_jobs_csv(jobs), read_forecast_csv(forecast)
+        pol = load_policy(policy)
+        now = None if at is None else parse_time("--at", "at", at)
+        lims = read_limits_csv(limits) if limits else []
+        plan = Planner(site_list, pol, PlanConfig(deterministic=True)).replan(
+            now, job_list, forecasts, lims)
+        p = build_problem(site_list, job_list, forecasts, pol, now=now, limits=lims)
+        rows = capacity_table(p, schedule_on(p, plan), sites=site, windows=windows,
+                              hours=hours, every_minutes=every, time_limit_s=query_time_limit)
+        if plot_out is not None:
+            plot(rows, plot_out)
+    except InputError as err:
+        exit_with_error(err)
+    except OSError as err:
+        exit_with_error(f"--plot: {plot_out}: {err.strerror or err}")
+    if as_json_out:
+        typer.echo(as_json(rows))
+        return
+    table = Table(title="ΔkW, facility kW held for the whole 3-hour block (JST)")
+    block_frame = blocks(rows)
+    table.add_column("site")
+    table.add_column("direction")
+    for col in block_frame.columns:
+        table.add_column(str(col), justify="right")
+    for (sid, direction), values in block_frame.iterrows():
+        table.add_row(str(sid), str(direction), *(f"{v:,.1f}" for v in values))
+    console.print(table)
+    frame = pd.DataFrame([r.__dict__ for r in rows])
+    summary = frame.groupby(["id", "direction", "window_minutes"])["kw"].agg(["min", "max"])
+    console.print(f"{len(rows)} figures; range by site, direction and window (kW):")
+    for (sid, direction, minutes), r in summary.iterrows():
+        console.print(f"  {sid} {direction} {minutes} min: {r['min']:,.1f} … {r['max']:,.1f}")
