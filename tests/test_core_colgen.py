@@ -80,3 +80,24 @@ def test_a_tiny_time_limit_still_returns_a_valid_plan_for_every_job() -> None:
     # a job is placed or reported (unplaced/late), never silently lost
     assert len(out.schedule.site) == len(p.jobs)
     assert out.objective <= evaluate(p, greedy(p)).objective
+
+
+def test_a_run_without_a_column_leaves_the_start_partial() -> None:
+    """A restricted model of single runs may lack the column of a plan's run (a job in
+    pieces, or an option column generation never priced): the MIP start leaves that job
+    out (unplaced) instead of failing — a month-long simulation crashed on this."""
+    from scheduler.core.milp_fast import all_start_options, class_of, job_classes, schedule_vector
+
+    p = problem(12, 0)
+    sched = greedy(p)
+    j = int(np.flatnonzero(sched.site >= 0)[0])
+    classes = job_classes(p, np.arange(len(p.jobs)))
+    c = class_of(len(p.jobs), classes)[j]
+    cls, site, start = all_start_options(p, classes)
+    drop = (cls == c) & (site == sched.site[j]) & (start == sched.start_slot()[j])
+    assert drop.sum() == 1
+    fm = build_fast(p, preemptive=False, options=(cls[~drop], site[~drop], start[~drop]))
+    x = schedule_vector(p, fm, sched)
+    u0, n = fm.blocks["class-unplaced"]
+    assert x[u0 + c] >= 1  # left out of the start, not lost
+    assert x[u0:u0 + n].sum() + x[fm.starts.col].sum() == len(p.jobs)

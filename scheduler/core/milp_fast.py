@@ -336,7 +336,8 @@ def decode(p: Problem, fm: FastModel, x: np.ndarray) -> Schedule:
 
 
 def schedule_vector(p: Problem, fm: FastModel, sched: Schedule) -> np.ndarray:
-    """A feasible Schedule → a full primal vector of the fast model (a MIP start)."""
+    """A feasible Schedule → a primal vector of the fast model (a MIP start; partial where
+    the model cannot express a run)."""
     x = np.zeros(len(fm.matrix.c))
     job_class = class_of(len(p.jobs), fm.class_jobs)
     st = fm.starts
@@ -346,10 +347,10 @@ def schedule_vector(p: Problem, fm: FastModel, sched: Schedule) -> np.ndarray:
     first = sched.start_slot()
     for j in np.flatnonzero(job_class >= 0):
         c = job_class[j]
-        if sched.site[j] < 0:
-            x[u_class0 + c] += 1
-        else:
-            x[key[(int(c), int(sched.site[j]), int(first[j]))]] += 1
+        col = key.get((int(c), int(sched.site[j]), int(first[j])))
+        # a run the model has no column for (a checkpointable job in pieces, in a model of
+        # single runs) is left out: the start is then partial, which HiGHS repairs or drops
+        x[u_class0 + c if sched.site[j] < 0 or col is None else col] += 1
     sc = fm.slots
     if sc.jobs.size:
         end = sched.end_slot()

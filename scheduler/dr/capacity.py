@@ -139,11 +139,20 @@ def delta_kw(p: Problem, base: Schedule, site: int, first: int, length: int, dir
                         np.append(m.integer, False), A,
                         np.concatenate([m.row_lo, np.broadcast_to(lo, k)]),
                         np.concatenate([m.row_hi, np.broadcast_to(hi, k)]))
+    lp = run_highs(model, time_limit_s=time_limit_s, relax=True)
+    if lp.x is not None and _integral(lp.x, model.integer):
+        return max(0.0, float(lp.x[n]))  # the relaxation's optimum is a plan: exact
     out = run_highs(model, time_limit_s=time_limit_s, mip_rel_gap=0.05,
                     start=np.append(dm.start, 0.0))
     if out.x is None or out.status is SolveStatus.INFEASIBLE:
         return 0.0
     return max(0.0, float(out.x[n]))
+
+
+def _integral(x: np.ndarray, integer: np.ndarray, tol: float = 1e-6) -> bool:
+    """Every integer column of solution `x` takes a whole value."""
+    v = x[integer]
+    return bool(np.all(np.abs(v - np.round(v)) <= tol))
 
 
 def capacity_table(p: Problem, base: Schedule, *, sites: Sequence[str] | None = None,

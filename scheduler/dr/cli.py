@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +26,9 @@ from scheduler.core.plan import schedule_on
 from scheduler.core.planner import PlanConfig, Planner
 from scheduler.core.problem import build_problem
 from scheduler.dr.capacity import DIRECTIONS, WINDOW_MINUTES, Capacity, capacity_table
+from scheduler.dr.events import EventStore
+from scheduler.dr.exporter import DrMetrics, Snapshot
+from scheduler.dr.service import Current, DrService
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "simulations" / "examples"
 BLOCK_HOURS = 3
@@ -140,3 +145,75 @@ def capacity_command(
     console.print(f"{len(rows)} figures; range by site, direction and window (kW):")
     for (sid, direction, minutes), r in summary.iterrows():
         console.print(f"  {sid} {direction} {minutes} min: {r['min']:,.1f} … {r['max']:,.1f}")
+
+
+def publisher(metrics: DrMetrics, service: DrService) -> Callable[[Current], None]:
+    """A `DrService.on_replan` hook: publish the plan at once, then its current-window
+    ΔkW when computed (in a thread: queries take seconds)."""
+    forecasts = service.forecasts
+
+    def publish(cur: Current) -> None:
+        at = cur.plan.slot_starts[0]
+        metrics.update(Snapshot(at=at, plan=cur.plan, forecasts=forecasts))
+
+        def with_capacity() -> None:
+            rows = service.capacity_now(WINDOW_MINUTES)
+            if service.current is cur:  # not superseded meanwhile
+                metrics.update(Snapshot(at=at, plan=cur.plan, capacity=tuple(rows),
+                                        forecasts=forecasts))
+
+        threading.Thread(target=with_capacity, daemon=True).start()
+
+    return publish
+
+
+@app.command("serve")
+def serve_command(
+    sites: Annotated[Path, typer.Option(help="sites.yaml")] = EXAMPLES / "sites.yaml",
+    jobs: Annotated[Path, typer.Option(help="jobs.csv")] = EXAMPLES / "jobs.csv",
+    forecast: Annotated[Path, typer.Option(help="forecast.csv")] = EXAMPLES / "forecast.csv",
+    policy: Annotated[str, typer.Option(help="built-in policy name or a policy YAML file")]
+    = "min-carbon",
+    at: Annotated[str | None, typer.Option(help="plan from this time (ISO 8601 with offset)")]
+    = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
+    token_file: Annotated[Path | None, typer.Option(
+        help="file holding the bearer token for writes (e.g. a mounted Secret); without "
+             "it every write is refused")] = None,
+    open_reads: Annotated[bool, typer.Option(help="reads need no token")] = True,
+    events_db: Annotated[Path | None, typer.Option(
+        help="SQLite file of accepted DR events (default: dr-events.sqlite next to "
+             "sites.yaml)")] = None,
+) -> None:
+    """Serve the DR API (/v1/dr/…, OpenAPI at /docs) and Prometheus metrics (/metrics) for
+    a fleet given as files — no cluster needed."""
+    import uvicorn
+
+    from scheduler.dr.api import create_app
+
+    try:
+        token = None
+        if token_file is not None:
+            token = read_token(token_file)
+        service = DrService(read_sites_yaml(sites), read_jobs_csv(jobs),
+                            read_forecast_csv(forecast), load_policy(policy),
+                            EventStore(events_db or sites.parent / "dr-events.sqlite"),
+                            now=None if at is None else parse_time("--at", "at", at))
+        metrics = DrMetrics()
+        service.on_replan = publisher(metrics, service)
+        service.replan()
+    except InputError as err:
+        exit_with_error(err)
+    app_ = create_app(service, token, open_reads=open_reads, metrics=metrics)
+    uvicorn.run(app_, host=host, port=port, log_level="info")
+
+
+def read_token(path: Path) -> str:
+    """The bearer token in `path` (surrounding whitespace stripped; must not be empty)."""
+    from inputs.files import read_text
+
+    token = read_text(path).strip()
+    if not token:
+        raise InputError(str(path), "token", "", "the token file is empty")
+    return token

@@ -1,0 +1,190 @@
+"""The DR service: the current plan of a fleet, its ΔkW, and DR events turned into limits of
+the next plan — what `wattbit dr serve` exposes over HTTP and as metrics.
+
+An accepted event is stored with its counterfactual baseline (the site's planned facility
+kW in the event's slots before the event) and becomes, slot by slot, a limit of every later
+plan: `max_facility_kw = baseline − kW` (down) or `min_facility_kw = baseline + kW` (up).
+The kW accepted is at most the ΔkW the plan can deliver over the window (`delta_kw`), so a
+down event never makes a job miss its deadline; the reason says when less was accepted.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from forecasts.forecast import Forecast
+from inputs.clock import utc_now
+from inputs.errors import InputError
+from policies.job import Job
+from policies.limits import PowerLimit
+from policies.policy import Policy
+from policies.site import Site
+from scheduler.core.plan import Plan, schedule_on
+from scheduler.core.planner import PlanConfig, Planner
+from scheduler.core.problem import Problem, build_problem
+from scheduler.core.schedule import Schedule
+from scheduler.dr.capacity import Capacity, capacity_table, delta_kw
+from scheduler.dr.events import DrEvent, EventStore
+
+MAX_EVENT_HOURS = 24.0
+"""Longest DR event window accepted."""
+
+
+@dataclass(frozen=True)
+class Current:
+    """One plan with the problem it solves (what ΔkW and reports read)."""
+
+    problem: Problem
+    plan: Plan
+    schedule: Schedule
+
+
+class DrService:
+    """Plans a fixed fleet state, answers ΔkW queries and takes DR events (thread-safe)."""
+
+    def __init__(self, sites: Sequence[Site], jobs: Sequence[Job],
+                 forecasts: Mapping[str, Forecast], policy: Policy, store: EventStore, *,
+                 now: datetime | None = None, query_time_limit_s: float = 5.0,
+                 on_replan: Callable[[Current], None] | None = None) -> None:
+        self.sites, self.jobs, self.forecasts = tuple(sites), tuple(jobs), dict(forecasts)
+        self.policy, self.store, self.now = policy, store, now
+        self.query_time_limit_s = query_time_limit_s
+        self.planner = Planner(self.sites, policy, PlanConfig(deterministic=True))
+        self._lock = threading.RLock()
+        self._cache: dict[tuple, list[Capacity]] = {}
+        self.on_replan = on_replan
+        """Called with each new plan (e.g. to publish metrics; keep it short or threaded)."""
+        self.current = self.replan()
+
+    def limits(self) -> list[PowerLimit]:
+        """Every stored event with kW accepted, as per-slot limits."""
+        out = []
+        step = pd.Timedelta(minutes=min(f.slot_minutes for f in self.forecasts.values()))
+        for ev in self.store.all():
+            if ev.kw_accepted <= 0:
+                continue
+            for t, base in zip(ev.slot_starts, ev.baseline_kw, strict=True):
+                a = pd.Timestamp(t)
+                if ev.direction == "down":
+                    lim = PowerLimit(ev.site, a, a + step, max_facility_kw=max(
+                        0.0, base - ev.kw_accepted))
+                else:
+                    lim = PowerLimit(ev.site, a, a + step, min_facility_kw=base + ev.kw_accepted)
+                out.append(lim)
+        return out
+
+    def replan(self) -> Current:
+        """Plan again with the events' limits; the new plan becomes current."""
+        with self._lock:
+            lims = self.limits()
+            plan = self.planner.replan(self.now, self.jobs, self.forecasts, lims)
+            p = build_problem(self.sites, self.jobs, self.forecasts, self.policy, now=self.now,
+                              limits=lims)
+            self.current = Current(p, plan, schedule_on(p, plan))
+            self._cache.clear()
+        if self.on_replan is not None:
+            self.on_replan(self.current)
+        return self.current
+
+    def site_index(self, site: str) -> int:
+        ids = [s.id for s in self.sites]
+        if site not in ids:
+            raise InputError("request", "site", site, f"unknown (sites: {', '.join(ids)})")
+        return ids.index(site)
+
+    def capacity_now(self, windows: Sequence[int]) -> list[Capacity]:
+        """ΔkW of every site, direction and window starting at the plan's first slot."""
+        cur = self.current
+        return capacity_table(cur.problem, cur.schedule, windows=windows,
+                              hours=cur.plan.slot_h, time_limit_s=self.query_time_limit_s)
+
+    def capacity(self, site: str, window_minutes: int, hours: float = 24.0,
+                 every_minutes: int = 30) -> list[Capacity]:
+        """ΔkW curve of a site for one window length (both directions), cached per plan."""
+        self.site_index(site)
+        with self._lock:
+            cur = self.current
+            key = (cur.plan.made_at, site, window_minutes, hours, every_minutes)
+            if key not in self._cache:
+                self._cache[key] = capacity_table(
+                    cur.problem, cur.schedule, sites=[site], windows=(window_minutes,),
+                    hours=hours, every_minutes=every_minutes,
+                    time_limit_s=self.query_time_limit_s)
+            return self._cache[key]
+
+    def _slots(self, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+        """Indices of the current plan's slots overlapping [start, end)."""
+        plan = self.current.plan
+        step = pd.Timedelta(hours=plan.slot_h)
+        idx = np.flatnonzero((plan.slot_starts < end) & (plan.slot_starts + step > start))
+        horizon_end = plan.slot_starts[-1] + step
+        if start < plan.slot_starts[0] or end > horizon_end or idx.size == 0:
+            raise InputError("request", "start/end", f"{start.isoformat()}…{end.isoformat()}",
+                             f"must lie inside the plan's horizon {plan.slot_starts[0]}"
+                             f"…{horizon_end}")
+        return idx
+
+    def post_event(self, site: str, direction: str, kw: float, start: datetime,
+                   end: datetime, idempotency_key: str) -> tuple[DrEvent, bool]:
+        """Accept as much of the request as the plan can deliver; re-plan with it.
+        Returns (the event, created?) — a known key returns the stored event unchanged."""
+        with self._lock:
+            known = self.store.by_key(idempotency_key)
+            if known is not None:
+                return known, False
+            s = self.site_index(site)
+            a, b = pd.Timestamp(start).tz_convert("UTC"), pd.Timestamp(end).tz_convert("UTC")
+            if not a < b:
+                raise InputError("request", "end", b.isoformat(), "must be after start")
+            if (b - a) > pd.Timedelta(hours=MAX_EVENT_HOURS):
+                raise InputError("request", "end", b.isoformat(),
+                                 f"window longer than {MAX_EVENT_HOURS:g} h")
+            if not (kw > 0 and math.isfinite(kw)):
+                raise InputError("request", "kw", kw, "must be a finite number > 0")
+            cur = self.current
+            idx = self._slots(a, b)
+            can = delta_kw(cur.problem, cur.schedule, s, int(idx[0]), len(idx), direction,
+                           self.query_time_limit_s)
+            accepted = min(kw, can)
+            reason = "" if accepted >= kw - 1e-9 else (
+                f"the plan can {'shed' if direction == 'down' else 'add'} at most "
+                f"{can:,.1f} kW over the whole window with every deadline met")
+            facility = cur.plan.sites[s].facility_kw
+            event = DrEvent(
+                id=uuid.uuid4().hex, idempotency_key=idempotency_key, site=site,
+                direction=direction, kw_requested=float(kw), kw_accepted=float(accepted),
+                reason=reason, start=a.isoformat(), end=b.isoformat(),
+                slot_starts=tuple(cur.plan.slot_starts[i].isoformat() for i in idx),
+                baseline_kw=tuple(float(facility[i]) for i in idx),
+                created_at=utc_now().isoformat())
+            stored, created = self.store.add(event)
+            if created:
+                self.replan()
+            return stored, created
+
+    def report(self, event_id: str) -> tuple[DrEvent, list[dict[str, object]]] | None:
+        """The event and, per slot: baseline, planned and delivered facility kW (delivered =
+        baseline − planned for down, planned − baseline for up; from the plan, as no meter
+        readings exist here)."""
+        ev = self.store.get(event_id)
+        if ev is None:
+            return None
+        plan = self.current.plan
+        s = self.site_index(ev.site)
+        where = {t: i for i, t in enumerate(plan.slot_starts)}
+        rows = []
+        for t, base in zip(ev.slot_starts, ev.baseline_kw, strict=True):
+            i = where.get(pd.Timestamp(t))
+            planned = float(plan.sites[s].facility_kw[i]) if i is not None else float("nan")
+            delivered = base - planned if ev.direction == "down" else planned - base
+            rows.append({"start": t, "baseline_kw": base, "planned_kw": planned,
+                         "delivered_kw": delivered})
+        return ev, rows
