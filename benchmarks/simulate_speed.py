@@ -8,10 +8,10 @@ Usage: `python benchmarks/simulate_speed.py [--case default|large|both] [--days 
 * `large` — a 30-day slice of `follow-the-sun-wind`: 4 sites, ~5,000 jobs, hourly
   re-planning, 48-hour horizon (issue target: ≤ 5 minutes on 2 cores).
 
-Per case it prints seconds by phase (signals, forecasting, planning per policy,
-accounting, report I/O) and, as machine-independent figures, each policy's planning time
-as a ratio of `asap`'s measured in the same run (asap re-plans the same states with the
-trivial method, so the ratio is what the optimiser costs over the re-planning loop itself).
+Per case it prints seconds by phase (signals and workload, forecast models, the planner
+calls of each policy, accounting, report I/O) and, as machine-independent figures, each
+policy's planning time as a ratio of `asap`'s measured in the same run (asap re-plans the
+same kind of states with the trivial method: the ratio is what the optimiser costs).
 """
 
 from __future__ import annotations
@@ -25,36 +25,22 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from simulations.engine import build_world, oracle, rolling, tabulate
-from simulations.forecasters import make_forecaster
+from simulations.engine import simulate
 from simulations.report import write_results
 from simulations.scenario import Scenario, load_scenario
 
 
 def timed(sc: Scenario) -> tuple[dict[str, float], dict[str, float], int]:
     """(seconds by phase, planning seconds by policy, jobs) of one simulation."""
-    phases: dict[str, float] = {}
-    t0 = time.perf_counter()
-    world = build_world(sc)
-    phases["signals + workload"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    fc = make_forecaster(sc.forecast.model, world.signals, sc.start, sc.seed,
-                         sc.forecast.error_at_24h)
-    phases["forecast models"] = time.perf_counter() - t0
-    runs, planning = [], {}
-    for name in sc.policies:
-        t0 = time.perf_counter()
-        runs.append(oracle(sc, world) if name == "oracle" else rolling(sc, world, name, fc))
-        planning[name] = time.perf_counter() - t0
-        phases[f"policy {name}"] = planning[name]
-    t0 = time.perf_counter()
-    result = tabulate(sc, world, runs)
-    phases["accounting"] = time.perf_counter() - t0
+    result = simulate(sc)
+    planning = dict(zip(result.summary.policy, result.summary.planner_seconds, strict=True))
+    phases = {k: v for k, v in result.timings_s.items() if k != "planning"}
+    phases.update({f"policy {name}": seconds for name, seconds in planning.items()})
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         write_results(result, Path(tmp))
     phases["report I/O"] = time.perf_counter() - t0
-    return phases, planning, len(world.jobs)
+    return phases, planning, int(result.scenario["jobs_simulated"])
 
 
 def main() -> None:

@@ -69,8 +69,9 @@ def _read(sc: Scenario, g: GridSpec, until: pd.Timestamp) -> RegionSignals:
             area_params(g.area)
         except InputError as err:
             raise InputError(sc.source, f"grid.{g.region}.area", g.area, err.problem) from None
-        days_before = max(SEASONAL_DAYS, sc.forecast.history_days
-                          if sc.forecast.model == "model" else 0)
+        # the same history whatever the forecast model: the actual signals of a scenario
+        # must not depend on how they are forecast
+        days_before = max(SEASONAL_DAYS, sc.forecast.history_days)
         first = (sc.start - pd.Timedelta(days=days_before)).floor("D")
         days = int(np.ceil((until - first) / pd.Timedelta(days=1))) + 1
         tidy = synthetic_area(g.area, first.to_pydatetime(), days=days,

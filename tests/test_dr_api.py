@@ -94,6 +94,20 @@ def test_capacity_curve_and_blocks_match_the_model(served) -> None:
                                                         "up"))
 
 
+def test_region_capacity_and_its_errors(served) -> None:
+    url, _, _ = served
+    r = requests.get(f"{url}/v1/dr/capacity", params={"region": "chugoku", "window": 60,
+                                                      "hours": 1, "every": 60}, timeout=120)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["scope"] == "region" and body["id"] == "chugoku" and len(body["curve"]) == 1
+    for params, text in (({"window": 60}, "exactly one"),
+                         ({"site": "matsue", "region": "chugoku"}, "exactly one"),
+                         ({"region": "mars"}, "mars"), ({"site": "matsue", "window": 45}, "45")):
+        r = requests.get(f"{url}/v1/dr/capacity", params=params, timeout=30)
+        assert r.status_code == 422 and text in r.text, (params, r.text)
+
+
 def test_event_round_trip_idempotent_and_persistent(served) -> None:
     url, service, db = served
     late_before = sum(jp.late for jp in service.current.plan.jobs)
@@ -173,8 +187,9 @@ def test_a_real_prometheus_scrapes_the_computed_capacity(tmp_path: Path) -> None
     metrics = DrMetrics()
     service.on_replan = publisher(metrics, service)
     service.replan()
-    want = {(r.id, r.direction, str(r.window_minutes)): r.kw * 1000.0
+    want = {(r.scope, r.id, r.direction, str(r.window_minutes)): r.kw * 1000.0
             for r in service.capacity_now((30, 60, 180))}
+    assert {k[0] for k in want} == {"site", "region"}
     for _ in range(600):  # the publisher computes ΔkW in its own thread
         if metrics.snapshot is not None and metrics.snapshot.capacity:
             break
@@ -184,8 +199,9 @@ def test_a_real_prometheus_scrapes_the_computed_capacity(tmp_path: Path) -> None
     try:
         target = f"127.0.0.1:{srv.port}"
         with prometheus_scraping(target, tmp_path) as prom:
-            got = {(m["metric"]["id"], m["metric"]["direction"], m["metric"]["window_minutes"]):
-                   float(m["value"][1]) for m in prom.query("wattbit_dr_capacity_watts")}
+            got = {(m["metric"]["scope"], m["metric"]["id"], m["metric"]["direction"],
+                    m["metric"]["window_minutes"]): float(m["value"][1])
+                   for m in prom.query("wattbit_dr_capacity_watts")}
             assert got == pytest.approx(want), prom.log_text()
             assert any(v > 0 for v in got.values())
             power = {m["metric"]["site"]: float(m["value"][1])

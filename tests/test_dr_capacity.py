@@ -85,10 +85,11 @@ def test_cli_json_contract() -> None:
                               "--every", "180", "--hours", "6", "--json"])
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
-    assert len(rows) == 2 * 2  # 2 directions × 2 starts
+    assert len(rows) == 2 * 2 * 2  # site and its region × 2 directions × 2 starts
     assert set(rows[0]) == {"scope", "id", "direction", "window_minutes", "start", "kw"}
     assert {r["direction"] for r in rows} == {"down", "up"}
-    assert all(r["scope"] == "site" and r["id"] == "matsue" and r["kw"] >= 0 for r in rows)
+    assert {(r["scope"], r["id"]) for r in rows} == {("site", "matsue"), ("region", "chugoku")}
+    assert all(r["kw"] >= 0 and r["window_minutes"] == 180 for r in rows)
     assert rows[0]["start"].endswith("+00:00")
 
 
@@ -100,3 +101,24 @@ def test_cli_json_contract() -> None:
 def test_cli_bad_options(args: list[str], field: str) -> None:
     res = runner.invoke(app, ["dr", "capacity", *args])
     assert res.exit_code == 2 and res.output.startswith("error: ") and field in res.output
+
+
+def test_a_region_is_not_the_sum_of_its_sites() -> None:
+    """j1 must run in slot 1, at A or A2 (both in region ra): A can shed its 5 kW (j1 moves
+    to A2), A2 has nothing to shed, and the region can shed nothing — 0, not 5 + 0."""
+    fleet = [site("A", "ra", gpus=10, pue=1.25, home=True), site("A2", "ra", gpus=10, pue=1.25),
+             site("B", "rb", gpus=10, pue=1.25)]
+    p = build_problem(fleet, [job("j1", 4, 1, 1, 2, allowed=("A", "A2"))], FCS,
+                      load_policy("min-carbon"))
+    base = solve(p, deterministic=True).schedule
+    on = int(base.site[0])
+    assert on in (0, 1) and base.run[0, 1]
+    assert delta_kw(p, base, on, 1, 1, "down") == pytest.approx(5.0)
+    assert delta_kw(p, base, 1 - on, 1, 1, "down") == pytest.approx(0.0)
+    assert delta_kw(p, base, [0, 1], 1, 1, "down") == pytest.approx(0.0)
+    rows = capacity_table(p, base, windows=(60,), directions=("down",), hours=2,
+                          every_minutes=60, regions=True)
+    by = {(r.scope, r.id, r.start.hour): r.kw for r in rows}
+    assert by[("region", "ra", 1)] == pytest.approx(0.0)
+    assert by[("site", fleet[on].id, 1)] == pytest.approx(5.0)
+    assert ("region", "rb", 1) in by

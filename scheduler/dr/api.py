@@ -1,7 +1,7 @@
 """The DR JSON API (FastAPI; OpenAPI at /openapi.json, docs at /docs).
 
-* `GET /v1/dr/capacity?site=&window=&hours=&every=` — the site's ΔkW curve (down and up) for
-  one window length, and its 3-hour blocks (JST);
+* `GET /v1/dr/capacity?site=|region=&window=&hours=&every=` — the ΔkW curve (down and up) of
+  a site or of a region's sites together, for one window length, and its 3-hour blocks (JST);
 * `POST /v1/dr/events` — `{site, direction, kw, start, end, idempotency_key}` → the kW
   accepted (maybe less than asked, with the reason) and the event id; the same key again
   returns the same event (200 instead of 201);
@@ -63,7 +63,8 @@ class CapacityPoint(BaseModel):
 
 
 class CapacityAnswer(BaseModel):
-    site: str
+    scope: Literal["site", "region"]
+    id: str
     window_minutes: int
     plan_made_at: datetime
     curve: list[CapacityPoint]
@@ -120,13 +121,14 @@ def create_app(service: DrService, token: str | None, *, open_reads: bool = True
         return {"status": "ready", "plan_made_at": service.current.plan.made_at.isoformat()}
 
     @app.get("/v1/dr/capacity", response_model=CapacityAnswer, dependencies=[Depends(reader)])
-    def capacity(site: Annotated[str, Query(max_length=128)],
+    def capacity(site: Annotated[str | None, Query(max_length=128)] = None,
+                 region: Annotated[str | None, Query(max_length=128)] = None,
                  window: Annotated[int, Query(description="30, 60 or 180 minutes")] = 60,
                  hours: Annotated[float, Query(gt=0, le=48)] = 24.0,
                  every: Annotated[int, Query(ge=15, le=1440)] = 30) -> CapacityAnswer:
         if window not in WINDOW_MINUTES:
             raise InputError("query", "window", window, "must be 30, 60 or 180 minutes")
-        rows = service.capacity(site, window, hours, every)
+        rows = service.capacity(site, window, hours, every, region=region)
         by_start: dict[pd.Timestamp, dict[str, float]] = {}
         for r in rows:
             by_start.setdefault(r.start, {})[r.direction] = r.kw
@@ -135,7 +137,8 @@ def create_app(service: DrService, token: str | None, *, open_reads: bool = True
         blocks = [pt for pt in curve if window == 60 * BLOCK_HOURS
                   and pd.Timestamp(pt.start).tz_convert("Asia/Tokyo").hour % BLOCK_HOURS == 0
                   and pd.Timestamp(pt.start).minute == 0]
-        return CapacityAnswer(site=site, window_minutes=window,
+        return CapacityAnswer(scope="site" if site else "region", id=site or region or "",
+                              window_minutes=window,
                               plan_made_at=service.current.plan.made_at, curve=curve,
                               blocks=blocks)
 

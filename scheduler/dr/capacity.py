@@ -1,5 +1,7 @@
-"""ΔkW: how much a site's facility power can move below (down, 下げDR) or above (up, 上げDR)
-the current plan over a window, computed with the planning model itself.
+"""ΔkW: how much a site's (or a region's) facility power can move below (down, 下げDR) or
+above (up, 上げDR) the current plan over a window, computed with the planning model itself.
+A region's sites are solved together — they share work, so its ΔkW is not the sum of its
+sites' in general.
 
 For site s, window [t, t + L): the plan is the one the re-planner made (`base`). Jobs that
 may not move stay exactly as planned: running jobs (`Problem.bound_site`) and
@@ -106,33 +108,36 @@ def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray) -> DrModel:
     return DrModel(sub, fm, plan_it, schedule_vector(sub, fm, mine))
 
 
-def delta_kw(p: Problem, base: Schedule, site: int, first: int, length: int, direction: str,
-             time_limit_s: float = QUERY_TIME_LIMIT_S) -> float:
-    """ΔkW (facility kW, ≥ 0) of `site` over slots [first, first + length) in `direction`,
-    given the plan `base` of `p`."""
-    touches = p.allowed[:, site] & (p.release_slot < first + length) & (
+def delta_kw(p: Problem, base: Schedule, sites: int | Sequence[int], first: int, length: int,
+             direction: str, time_limit_s: float = QUERY_TIME_LIMIT_S) -> float:
+    """ΔkW (facility kW, ≥ 0) of a site — or of several sites together (a region: their
+    summed facility kW) — over slots [first, first + length) in `direction`, given the plan
+    `base` of `p`."""
+    group = np.atleast_1d(np.asarray(sites, dtype=int))
+    touches = p.allowed[:, group].any(axis=1) & (p.release_slot < first + length) & (
         p.deadline_slot > first)
     dm = dr_model(p, base, movable(p) & touches)
     p, m = dm.problem, dm.model.matrix
     T = p.n_slots
     slots = np.arange(first, min(T, first + length))
-    pue = p.pue[site, slots]
-    plan = dm.plan_it_kw[site, slots]
+    pue = p.pue[np.ix_(group, slots)]
+    plan_kw = (dm.plan_it_kw[np.ix_(group, slots)] * pue).sum(axis=0)
     if direction == "down":
-        top = float(np.min(plan * pue))
-        lo, hi, sign = -np.inf, plan, 1.0
+        top = float(np.min(plan_kw))
+        lo, hi, sign = -np.inf, plan_kw, 1.0
     else:
-        top = float(np.min((p.it_cap_kw[site, slots] - plan) * pue))
-        lo, hi, sign = plan, np.inf, -1.0
+        top = float(np.min(((p.it_cap_kw[np.ix_(group, slots)]
+                             - dm.plan_it_kw[np.ix_(group, slots)]) * pue).sum(axis=0)))
+        lo, hi, sign = plan_kw, np.inf, -1.0
     if top <= 1e-9:
         return 0.0
     L0, _ = dm.model.blocks["site-it-kw"]
     n, k = m.A.shape[1], len(slots)
-    rows = np.arange(k)
-    block = sparse.coo_matrix(
-        (np.concatenate([np.ones(k), sign / pue]),
-         (np.concatenate([rows, rows]), np.concatenate([L0 + site * T + slots, np.full(k, n)]))),
-        shape=(k, n + 1))
+    # one row per slot: Σ_sites PUE × L[s, t] ± R against the plan's summed facility kW
+    rows = np.concatenate([np.tile(np.arange(k), len(group)), np.arange(k)])
+    cols = np.concatenate([(L0 + group[:, None] * T + slots[None, :]).ravel(), np.full(k, n)])
+    vals = np.concatenate([pue.ravel(), np.full(k, sign)])
+    block = sparse.coo_matrix((vals, (rows, cols)), shape=(k, n + 1))
     A = sparse.vstack([sparse.hstack([m.A, sparse.csc_matrix((m.A.shape[0], 1))]), block]
                       ).tocsc()
     model = MatrixModel(np.append(m.c, -1.0), np.append(m.lb, 0.0), np.append(m.ub, top),
@@ -158,21 +163,29 @@ def _integral(x: np.ndarray, integer: np.ndarray, tol: float = 1e-6) -> bool:
 def capacity_table(p: Problem, base: Schedule, *, sites: Sequence[str] | None = None,
                    windows: Sequence[int] = WINDOW_MINUTES,
                    directions: Sequence[str] = DIRECTIONS, hours: float = 24.0,
-                   every_minutes: int = 30, time_limit_s: float = QUERY_TIME_LIMIT_S
-                   ) -> list[Capacity]:
-    """ΔkW per site, direction, window and start over the first `hours` of the plan, one
-    start every `every_minutes` (at least one slot)."""
+                   every_minutes: int = 30, time_limit_s: float = QUERY_TIME_LIMIT_S,
+                   regions: bool = False) -> list[Capacity]:
+    """ΔkW per site (and, with `regions`, per grid region: its sites together), direction,
+    window and start over the first `hours` of the plan, one start every `every_minutes`
+    (at least one slot). `sites` restricts both to those sites (a region to the listed
+    sites in it)."""
     slot_min = round(p.slot_h * 60)
     step = max(1, math.ceil(every_minutes / slot_min))
     starts = range(0, min(p.n_slots, math.ceil(hours * 60 / slot_min)), step)
     ids = [s.id for s in p.sites]
+    chosen = list(sites or ids)
+    scopes: list[tuple[str, str, list[int]]] = [("site", sid, [ids.index(sid)])
+                                                for sid in chosen]
+    if regions:
+        for region in sorted({p.sites[ids.index(sid)].region for sid in chosen}):
+            scopes.append(("region", region, [ids.index(sid) for sid in chosen
+                                              if p.sites[ids.index(sid)].region == region]))
     out = []
-    for sid in sites or ids:
-        s = ids.index(sid)
+    for scope, sid, group in scopes:
         for direction in directions:
             for minutes in windows:
                 length = max(1, math.ceil(minutes / slot_min))
                 for k in starts:
-                    kw = delta_kw(p, base, s, k, length, direction, time_limit_s)
-                    out.append(Capacity("site", sid, direction, minutes, p.slot_starts[k], kw))
+                    kw = delta_kw(p, base, group, k, length, direction, time_limit_s)
+                    out.append(Capacity(scope, sid, direction, minutes, p.slot_starts[k], kw))
     return out

@@ -36,6 +36,13 @@ BLOCK_HOURS = 3
 
 app = typer.Typer(help="Demand response: ΔkW the fleet can shed or add.", no_args_is_help=True)
 
+# the fleet as files, the same options for every `dr` command
+SitesOption = Annotated[Path, typer.Option(help="sites.yaml")]
+JobsOption = Annotated[Path, typer.Option(help="jobs.csv")]
+ForecastOption = Annotated[Path, typer.Option(help="forecast.csv")]
+PolicyOption = Annotated[str, typer.Option(help="built-in policy name or a policy YAML file")]
+AtOption = Annotated[str | None, typer.Option(help="plan from this time (ISO 8601 with offset)")]
+
 
 def as_json(rows: list[Capacity]) -> str:
     """The public JSON form: one object per scope, direction, window and start."""
@@ -53,7 +60,7 @@ def blocks(rows: list[Capacity]) -> pd.DataFrame:
     jst = pd.DatetimeIndex(frame["start"]).tz_convert("Asia/Tokyo")
     on_block = (jst.hour % BLOCK_HOURS == 0) & (jst.minute == 0)
     frame = frame[on_block].assign(block=jst[on_block].strftime("%m-%d %H:%M"))
-    return frame.pivot_table(index=["id", "direction"], columns="block", values="kw",
+    return frame.pivot_table(index=["scope", "id", "direction"], columns="block", values="kw",
                              sort=True)
 
 
@@ -78,13 +85,11 @@ def plot(rows: list[Capacity], path: Path) -> None:
 
 @app.command("capacity")
 def capacity_command(
-    sites: Annotated[Path, typer.Option(help="sites.yaml")] = EXAMPLES / "sites.yaml",
-    jobs: Annotated[Path, typer.Option(help="jobs.csv")] = EXAMPLES / "jobs.csv",
-    forecast: Annotated[Path, typer.Option(help="forecast.csv")] = EXAMPLES / "forecast.csv",
-    policy: Annotated[str, typer.Option(help="built-in policy name or a policy YAML file")]
-    = "min-carbon",
-    at: Annotated[str | None, typer.Option(help="plan from this time (ISO 8601 with offset)")]
-    = None,
+    sites: SitesOption = EXAMPLES / "sites.yaml",
+    jobs: JobsOption = EXAMPLES / "jobs.csv",
+    forecast: ForecastOption = EXAMPLES / "forecast.csv",
+    policy: PolicyOption = "min-carbon",
+    at: AtOption = None,
     limits: Annotated[Path | None, typer.Option(help="limits.csv in force")] = None,
     site: Annotated[list[str] | None, typer.Option(help="only these sites (repeatable)")]
     = None,
@@ -93,6 +98,8 @@ def capacity_command(
     hours: Annotated[float, typer.Option(help="hours of window starts from the plan's start")]
     = 24.0,
     every: Annotated[int, typer.Option(help="minutes between window starts")] = 30,
+    regions: Annotated[bool, typer.Option(
+        help="also each grid region's sites together")] = True,
     query_time_limit: Annotated[float, typer.Option(help="seconds per ΔkW query")] = 5.0,
     as_json_out: Annotated[bool, typer.Option("--json", help="print the JSON array")] = False,
     plot_out: Annotated[Path | None, typer.Option("--plot", help="write the curves (PNG)")]
@@ -121,7 +128,8 @@ def capacity_command(
             now, job_list, forecasts, lims)
         p = build_problem(site_list, job_list, forecasts, pol, now=now, limits=lims)
         rows = capacity_table(p, schedule_on(p, plan), sites=site, windows=windows,
-                              hours=hours, every_minutes=every, time_limit_s=query_time_limit)
+                              hours=hours, every_minutes=every, time_limit_s=query_time_limit,
+                              regions=regions)
         if plot_out is not None:
             plot(rows, plot_out)
     except InputError as err:
@@ -133,18 +141,20 @@ def capacity_command(
         return
     table = Table(title="ΔkW, facility kW held for the whole 3-hour block (JST)")
     block_frame = blocks(rows)
-    table.add_column("site")
-    table.add_column("direction")
+    for col in ("scope", "id", "direction"):
+        table.add_column(col)
     for col in block_frame.columns:
         table.add_column(str(col), justify="right")
-    for (sid, direction), values in block_frame.iterrows():
-        table.add_row(str(sid), str(direction), *(f"{v:,.1f}" for v in values))
+    for (scope, sid, direction), values in block_frame.iterrows():
+        table.add_row(str(scope), str(sid), str(direction), *(f"{v:,.1f}" for v in values))
     console.print(table)
     frame = pd.DataFrame([r.__dict__ for r in rows])
-    summary = frame.groupby(["id", "direction", "window_minutes"])["kw"].agg(["min", "max"])
-    console.print(f"{len(rows)} figures; range by site, direction and window (kW):")
-    for (sid, direction, minutes), r in summary.iterrows():
-        console.print(f"  {sid} {direction} {minutes} min: {r['min']:,.1f} … {r['max']:,.1f}")
+    summary = frame.groupby(["scope", "id", "direction", "window_minutes"])["kw"].agg(
+        ["min", "max"])
+    console.print(f"{len(rows)} figures; range by scope, direction and window (kW):")
+    for (scope, sid, direction, minutes), r in summary.iterrows():
+        console.print(f"  {scope} {sid} {direction} {minutes} min: {r['min']:,.1f} … "
+                      f"{r['max']:,.1f}")
 
 
 def publisher(metrics: DrMetrics, service: DrService) -> Callable[[Current], None]:
@@ -169,13 +179,11 @@ def publisher(metrics: DrMetrics, service: DrService) -> Callable[[Current], Non
 
 @app.command("serve")
 def serve_command(
-    sites: Annotated[Path, typer.Option(help="sites.yaml")] = EXAMPLES / "sites.yaml",
-    jobs: Annotated[Path, typer.Option(help="jobs.csv")] = EXAMPLES / "jobs.csv",
-    forecast: Annotated[Path, typer.Option(help="forecast.csv")] = EXAMPLES / "forecast.csv",
-    policy: Annotated[str, typer.Option(help="built-in policy name or a policy YAML file")]
-    = "min-carbon",
-    at: Annotated[str | None, typer.Option(help="plan from this time (ISO 8601 with offset)")]
-    = None,
+    sites: SitesOption = EXAMPLES / "sites.yaml",
+    jobs: JobsOption = EXAMPLES / "jobs.csv",
+    forecast: ForecastOption = EXAMPLES / "forecast.csv",
+    policy: PolicyOption = "min-carbon",
+    at: AtOption = None,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
     token_file: Annotated[Path | None, typer.Option(

@@ -104,20 +104,35 @@ class DrService:
         """ΔkW of every site, direction and window starting at the plan's first slot."""
         cur = self.current
         return capacity_table(cur.problem, cur.schedule, windows=windows,
-                              hours=cur.plan.slot_h, time_limit_s=self.query_time_limit_s)
+                              hours=cur.plan.slot_h, time_limit_s=self.query_time_limit_s,
+                              regions=True)
 
-    def capacity(self, site: str, window_minutes: int, hours: float = 24.0,
-                 every_minutes: int = 30) -> list[Capacity]:
-        """ΔkW curve of a site for one window length (both directions), cached per plan."""
-        self.site_index(site)
+    def capacity(self, site: str | None, window_minutes: int, hours: float = 24.0,
+                 every_minutes: int = 30, region: str | None = None) -> list[Capacity]:
+        """ΔkW curve of a site — or of a region's sites together — for one window length
+        (both directions), cached per plan."""
+        if (site is None) == (region is None):
+            raise InputError("request", "site/region", (site, region), "give exactly one")
+        if site is not None:
+            self.site_index(site)
+            members, scope = [site], "site"
+        else:
+            members = [s.id for s in self.sites if s.region == region]
+            if not members:
+                regions = sorted({s.region for s in self.sites})
+                raise InputError("request", "region", region,
+                                 f"no site in it (regions: {', '.join(regions)})")
+            scope = "region"
         with self._lock:
             cur = self.current
-            key = (cur.plan.made_at, site, window_minutes, hours, every_minutes)
+            key = (cur.plan.made_at, scope, site or region, window_minutes, hours,
+                   every_minutes)
             if key not in self._cache:
-                self._cache[key] = capacity_table(
-                    cur.problem, cur.schedule, sites=[site], windows=(window_minutes,),
+                rows = capacity_table(
+                    cur.problem, cur.schedule, sites=members, windows=(window_minutes,),
                     hours=hours, every_minutes=every_minutes,
-                    time_limit_s=self.query_time_limit_s)
+                    time_limit_s=self.query_time_limit_s, regions=scope == "region")
+                self._cache[key] = [r for r in rows if r.scope == scope]
             return self._cache[key]
 
     def _slots(self, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
