@@ -136,8 +136,8 @@ def rolling(sc: Scenario, world: World, name: str, forecaster: Forecaster,
     jobs = home_only(world.jobs, world.sites) if name == "lwa" else list(world.jobs)
     now = sc.start
     planner = Planner(world.sites, sc.policy,
-                      PlanConfig(method=method, time_limit_s=sc.planner_time_limit_s,
-                                 deterministic=True), clock=lambda: now.to_pydatetime())
+                      PlanConfig(method=method, deterministic=True),
+                      clock=lambda: now.to_pydatetime())
     run = Run(name, np.zeros((len(world.sites), len(world.slots))))
     step = pd.Timedelta(minutes=sc.replan_minutes)
     arrivals = sorted(jobs, key=lambda j: (pd.Timestamp(j.release), j.id))

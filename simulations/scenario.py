@@ -32,7 +32,7 @@ DEFAULT_SCENARIO = "matsue-vs-shiroi"
 
 _KEYS = {"name", "start", "end", "replan_minutes", "horizon_hours", "sites", "grid", "forecast",
          "workload", "policies", "policy", "seed", "history_days", "slot_minutes",
-         "planner_time_limit_s", "oracle_time_limit_s"}
+         "oracle_time_limit_s"}
 _GRID_KEYS = {"source", "area", "path", "files", "seed"}
 _FORECAST_KEYS = {"model", "error_at_24h", "history_days"}
 
@@ -83,9 +83,6 @@ class Scenario:
     seed: int = 1
     slot_minutes: int | None = None
     """Slot length of the simulation (None: the signals' own, the finest region)."""
-    planner_time_limit_s: float = 10.0
-    """Wall budget of one re-plan; the simulator plans in the work-limited (deterministic)
-    mode, so this only caps runaway solves."""
     oracle_time_limit_s: float = 120.0
     source: str = ""
     """The scenario file (or `builtin:<name>`)."""
@@ -183,8 +180,6 @@ def parse_scenario(src: str, doc: dict[str, Any], base: Path) -> Scenario:
         policy=_policy(src, doc.get("policy", "min-carbon"), base),
         seed=int(number(src, "seed", doc.get("seed", 1), lo=0, integer=True)),
         slot_minutes=None if slot is None else int(_slot_minutes(src, slot)),
-        planner_time_limit_s=number(src, "planner_time_limit_s",
-                                    doc.get("planner_time_limit_s", 10.0), lo=0, lo_open=True),
         oracle_time_limit_s=number(src, "oracle_time_limit_s",
                                    doc.get("oracle_time_limit_s", 120.0), lo=0, lo_open=True),
         source=src, raw=doc,

@@ -244,3 +244,24 @@ def test_the_previous_plan_is_kept_unless_a_new_one_is_better_by_more_than_half_
                        ).replan(None, inst.jobs, inst.forecasts, previous=prev)
     assert replaced.changed_jobs > 0
     assert replaced.objective == pytest.approx(best.objective, rel=1e-6)
+
+
+@pytest.mark.parametrize("method", ["milp", "greedy", "asap"])
+def test_work_longer_than_the_horizon_starts_and_runs_to_its_end(method: str) -> None:
+    """A 10-slot job on a 6-slot horizon: due soon (latest start slot 2) it starts at its
+    release and runs to the horizon's end, for every method; due later (latest start beyond
+    the horizon) it may wait. Before, no method could place it at all."""
+    from scheduler.core.solve import Method
+    from tests.helpers import forecast, job, site
+
+    fleet = [site("A", "ra", home=True)]
+    fcs = {"ra": forecast("ra", [300, 300, 100, 100, 300, 300])}
+    policy = load_policy("min-carbon")
+    soon = build_problem(fleet, [job("long", 2, 10, 1, 12)], fcs, policy)
+    assert not soon.deferrable[0] and soon.dur_slots[0] == 5
+    out = solve(soon, Method(method), deterministic=True)
+    assert out.schedule.site[0] == 0
+    assert out.schedule.run[0].tolist() == [False, True, True, True, True, True]
+    later = build_problem(fleet, [job("long", 2, 10, 1, 30)], fcs, policy)
+    assert later.deferrable[0]
+    assert not violations(later, solve(later, Method(method), deterministic=True).schedule)
