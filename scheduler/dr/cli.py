@@ -192,7 +192,7 @@ def serve_command(
     open_reads: Annotated[bool, typer.Option(help="reads need no token")] = True,
     events_db: Annotated[Path | None, typer.Option(
         help="SQLite file of accepted DR events (default: dr-events.sqlite next to "
-             "sites.yaml)")] = None,
+             "sites.yaml; in the working folder for the built-in example)")] = None,
 ) -> None:
     """Serve the DR API (/v1/dr/…, OpenAPI at /docs) and Prometheus metrics (/metrics) for
     a fleet given as files — no cluster needed."""
@@ -206,7 +206,7 @@ def serve_command(
             token = read_token(token_file)
         service = DrService(read_sites_yaml(sites), read_jobs_csv(jobs),
                             read_forecast_csv(forecast), load_policy(policy),
-                            EventStore(events_db or sites.parent / "dr-events.sqlite"),
+                            EventStore(events_db or events_path(sites)),
                             now=None if at is None else parse_time("--at", "at", at))
         metrics = DrMetrics()
         service.on_replan = publisher(metrics, service)
@@ -215,6 +215,13 @@ def serve_command(
         exit_with_error(err)
     app_ = create_app(service, token, open_reads=open_reads, metrics=metrics)
     uvicorn.run(app_, host=host, port=port, log_level="info")
+
+
+def events_path(sites: Path) -> Path:
+    """Where DR events are kept by default: next to sites.yaml (in the working folder for
+    the built-in example, which lives inside the package)."""
+    name = "dr-events.sqlite"
+    return Path(name) if sites.resolve().parent == EXAMPLES.resolve() else sites.parent / name
 
 
 def read_token(path: Path) -> str:
