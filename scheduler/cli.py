@@ -6,6 +6,7 @@ import typer
 
 from forecasts.cli import app as forecast_app
 from scheduler.dr.cli import app as dr_app
+from scheduler.extender_cli import extender_command
 from scheduler.plan_cli import plan_command
 from simulations.cli import simulate_command, sweep_command
 
@@ -16,6 +17,7 @@ app.add_typer(dr_app, name="dr")
 app.command("plan")(plan_command)
 app.command("simulate")(simulate_command)
 app.command("sweep")(sweep_command)
+app.command("extender")(extender_command)
 
 
 def main() -> None:
