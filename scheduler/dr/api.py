@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -107,6 +108,14 @@ def create_app(service: DrService, token: str | None, *, open_reads: bool = True
         if size is not None and (not size.isdigit() or int(size) > MAX_BODY_BYTES):
             return JSONResponse({"detail": f"body larger than {MAX_BODY_BYTES} bytes"}, 413)
         return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, err: RequestValidationError) -> JSONResponse:
+        # the default answer echoes the input, which may not be JSON (a NaN or Infinity
+        # in the body): name the fields and the problems only
+        detail = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")),
+                   "type": str(e.get("type", ""))} for e in err.errors()]
+        return JSONResponse({"detail": detail}, 422)
 
     @app.exception_handler(InputError)
     async def input_error(_: Request, err: InputError) -> JSONResponse:
