@@ -58,16 +58,22 @@ class Extender:
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Node cache for the names-only mode: name → Node object."""
 
+    def __post_init__(self) -> None:
+        self._site_ids = frozenset(s.id for s in self.sites)
+        self._published: tuple[Plan | None, dict[str, Any]] = (None, {})
+        if self.plan is not None:
+            self.publish(self.plan)
+
     def publish(self, plan: Plan) -> None:
         """Make `plan` the one answers come from (one reference swap: atomic)."""
+        self._published = (plan, {jp.id: jp for jp in plan.jobs if jp.site is not None})
         self.plan = plan
 
     def node_site(self, node: dict[str, Any]) -> str | None:
         """The site of a node: its region label when that is a site id, else the first site
         whose `node_selector` its labels match; None when neither."""
         labels = (node.get("metadata") or {}).get("labels") or {}
-        ids = {s.id for s in self.sites}
-        if labels.get(REGION_LABEL) in ids:
+        if labels.get(REGION_LABEL) in self._site_ids:
             return str(labels[REGION_LABEL])
         for s in self.sites:
             if s.node_selector and all(labels.get(k) == v for k, v in s.node_selector.items()):
@@ -76,12 +82,11 @@ class Extender:
 
     def placement(self, job: Job) -> Placement:
         """The plan's decision for the job, or the fast decision now."""
-        plan = self.plan
-        if plan is not None:
-            for jp in plan.jobs:
-                if jp.id == job.id and jp.site is not None:
-                    costs = {sid: float(c) for sid, c in jp.site_costs if c is not None}
-                    return Placement(jp.site, costs or {jp.site: 0.0}, True)
+        _, by_job = self._published  # one read: a whole published plan
+        jp = by_job.get(job.id)
+        if jp is not None:
+            costs = {sid: float(c) for sid, c in jp.site_costs if c is not None}
+            return Placement(jp.site, costs or {jp.site: 0.0}, True)
         return self.fast(job)
 
     def fast(self, job: Job) -> Placement:
@@ -133,14 +138,9 @@ class Extender:
             node_list = objects if objects is not None else [
                 self.nodes.get(n, {"metadata": {"name": n}}) for n in names]
             decided = self._decide(pod)
-            out = []
-            for node in node_list:
-                name = str((node.get("metadata") or {}).get("name"))
-                score = 0
-                if decided is not None:
-                    score = _score(decided[1], self.node_site(node))
-                out.append({"Host": name, "Score": score})
-            return out
+            by_site = {} if decided is None else site_scores(decided[1])
+            return [{"Host": str((node.get("metadata") or {}).get("name")),
+                     "Score": by_site.get(self.node_site(node), 0)} for node in node_list]
         except (InputError, ValueError, TypeError, KeyError, AttributeError) as err:
             log.warning("prioritize: %s", err)
             return []
@@ -161,18 +161,21 @@ class Extender:
             return None
 
 
-def _score(place: Placement, site: str | None) -> int:
-    """0–10: 10 for the chosen site, others by cost between the best and worst known."""
-    if site is None or site not in place.costs:
-        return 0
-    if site == place.site:
-        return MAX_SCORE
+def site_scores(place: Placement) -> dict[str | None, int]:
+    """0–10 per site: 10 for the chosen site, the others by cost between the best and the
+    worst known (sites absent from `place.costs`, and nodes of no site, score 0)."""
     values = np.array(list(place.costs.values()))
     lo, hi = float(values.min()), float(values.max())
-    if not math.isfinite(hi - lo) or hi - lo <= 0:
-        return MAX_SCORE - 1
-    share = (place.costs[site] - lo) / (hi - lo)
-    return int(np.clip(round((MAX_SCORE - 1) * (1.0 - share)), 0, MAX_SCORE - 1))
+    out: dict[str | None, int] = {}
+    for site, cost in place.costs.items():
+        if site == place.site:
+            out[site] = MAX_SCORE
+        elif not math.isfinite(hi - lo) or hi - lo <= 0:
+            out[site] = MAX_SCORE - 1
+        else:
+            share = (cost - lo) / (hi - lo)
+            out[site] = int(np.clip(round((MAX_SCORE - 1) * (1.0 - share)), 0, MAX_SCORE - 1))
+    return out
 
 
 def _args(args: Any) -> tuple[dict[str, Any], list[str], list[dict[str, Any]] | None]:
