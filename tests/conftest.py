@@ -27,3 +27,15 @@ def shared_data() -> Path:
             pytest.fail(f"shared data required but absent at {root}")
         pytest.skip(f"shared data folder {root} is absent (set WATTBIT_SHARED_DATA)")
     return root
+
+
+@pytest.fixture(scope="session")
+def k8s_fixtures() -> Path:
+    """The kube-scheduler extender wire fixtures (../shared/k8s-extender/fixtures, beside
+    the data folder); skip where absent, fail in CI (WATTBIT_REQUIRE_SHARED_DATA=1)."""
+    root = shared_data_root().parent / "k8s-extender" / "fixtures"
+    if not root.is_dir():
+        if os.environ.get("WATTBIT_REQUIRE_SHARED_DATA") == "1":
+            pytest.fail(f"extender fixtures required but absent at {root}")
+        pytest.skip(f"extender fixtures {root} are absent (set WATTBIT_SHARED_DATA)")
+    return root

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 
@@ -21,25 +20,16 @@ from scheduler.core.planner import PlanConfig, Planner
 from scheduler.extender.http import create_app
 from scheduler.extender.pods import AnnotationError, go_duration_h, pod_facts
 from scheduler.extender.service import Extender
-from tests.conftest import shared_data_root
 from tests.test_dr_api import Served
 
 NOW = datetime.fromisoformat("2026-09-14T03:13:00+00:00")
 MATSUE, SHIROI = "jp-chugoku-matsue", "jp-tokyo-shiroi"
 
 
-@pytest.fixture(scope="module")
-def fixtures() -> Path:
-    root = shared_data_root().parent / "k8s-extender" / "fixtures"
-    if not root.is_dir():
-        if os.environ.get("WATTBIT_REQUIRE_SHARED_DATA") == "1":
-            pytest.fail(f"extender fixtures required but absent at {root}")
-        pytest.skip(f"extender fixtures {root} are absent")
-    return root
 
 
-def load(fixtures: Path, name: str):
-    return json.loads((fixtures / name).read_text(encoding="utf-8"))
+def load(k8s_fixtures: Path, name: str):
+    return json.loads((k8s_fixtures / name).read_text(encoding="utf-8"))
 
 
 def fleet() -> list[Site]:
@@ -53,51 +43,51 @@ def forecasts(chugoku: float, tokyo: float) -> dict[str, Forecast]:
             for r, ci in (("chugoku", chugoku), ("tokyo", tokyo))}
 
 
-def extender(fixtures: Path, *, planned: bool, chugoku: float = 200.0, tokyo: float = 500.0
+def extender(k8s_fixtures: Path, *, planned: bool, chugoku: float = 200.0, tokyo: float = 500.0
              ) -> Extender:
     fcs = forecasts(chugoku, tokyo)
     nodes = {n["metadata"]["name"]: n
-             for n in load(fixtures, "filter-args-full-nodes.json")["Nodes"]["items"]}
+             for n in load(k8s_fixtures, "filter-args-full-nodes.json")["Nodes"]["items"]}
     ext = Extender(fleet(), fcs, load_policy("min-carbon"), clock=lambda: NOW, nodes=nodes)
     if planned:
-        job = pod_facts(load(fixtures, "filter-args-node-names.json")["Pod"]).job
+        job = pod_facts(load(k8s_fixtures, "filter-args-node-names.json")["Pod"]).job
         ext.publish(Planner(fleet(), load_policy("min-carbon"), PlanConfig(deterministic=True))
                     .replan(NOW, [job], fcs))
     return ext
 
 
 @pytest.fixture(scope="module")
-def served(fixtures: Path):
-    ext = extender(fixtures, planned=True)
+def served(k8s_fixtures: Path):
+    ext = extender(k8s_fixtures, planned=True)
     srv = Served(create_app(ext))
     yield srv.url, ext
     srv.stop()
 
 
-def test_names_mode_matches_the_filter_fixture_exactly(served, fixtures: Path) -> None:
+def test_names_mode_matches_the_filter_fixture_exactly(served, k8s_fixtures: Path) -> None:
     url, _ = served
-    r = requests.post(f"{url}/filter", json=load(fixtures, "filter-args-node-names.json"),
+    r = requests.post(f"{url}/filter", json=load(k8s_fixtures, "filter-args-node-names.json"),
                       timeout=10)
     assert r.status_code == 200
-    assert r.json() == load(fixtures, "filter-result-example.json")
+    assert r.json() == load(k8s_fixtures, "filter-result-example.json")
 
 
-def test_objects_mode_keeps_the_planned_site_as_node_objects(served, fixtures: Path) -> None:
+def test_objects_mode_keeps_the_planned_site_as_node_objects(served, k8s_fixtures: Path) -> None:
     url, _ = served
-    args = load(fixtures, "filter-args-full-nodes.json")
+    args = load(k8s_fixtures, "filter-args-full-nodes.json")
     body = requests.post(f"{url}/filter", json=args, timeout=10).json()
     assert body["NodeNames"] is None and body["Error"] == ""
     kept = [n["metadata"]["name"] for n in body["Nodes"]["items"]]
     assert kept == ["gpu-matsue-01", "gpu-matsue-02"]
     assert body["Nodes"]["items"][0] == args["Nodes"]["items"][0]  # the objects as sent
-    expected = load(fixtures, "filter-result-example.json")["FailedAndUnresolvableNodes"]
+    expected = load(k8s_fixtures, "filter-result-example.json")["FailedAndUnresolvableNodes"]
     assert body["FailedAndUnresolvableNodes"] == expected
 
 
-def test_prioritize_ranks_the_planned_site_first(served, fixtures: Path) -> None:
+def test_prioritize_ranks_the_planned_site_first(served, k8s_fixtures: Path) -> None:
     url, _ = served
-    scores = requests.post(f"{url}/prioritize",
-                           json=load(fixtures, "filter-args-node-names.json"), timeout=10).json()
+    args = load(k8s_fixtures, "filter-args-node-names.json")
+    scores = requests.post(f"{url}/prioritize", json=args, timeout=10).json()
     by = {s["Host"]: s["Score"] for s in scores}
     assert set(by) == {"gpu-matsue-01", "gpu-matsue-02", "gpu-shiroi-01", "gpu-shiroi-02"}
     assert by["gpu-matsue-01"] == by["gpu-matsue-02"] == 10
@@ -105,19 +95,19 @@ def test_prioritize_ranks_the_planned_site_first(served, fixtures: Path) -> None
     assert set(scores[0]) == {"Host", "Score"}
 
 
-def test_a_job_the_plan_has_not_seen_gets_the_best_site_now(fixtures: Path) -> None:
+def test_a_job_the_plan_has_not_seen_gets_the_best_site_now(k8s_fixtures: Path) -> None:
     """No plan: the fast decision picks the cleaner site now — Tokyo when it is cleaner."""
-    ext = extender(fixtures, planned=False, chugoku=600.0, tokyo=300.0)
-    result = ext.filter(load(fixtures, "filter-args-node-names.json"))
+    ext = extender(k8s_fixtures, planned=False, chugoku=600.0, tokyo=300.0)
+    result = ext.filter(load(k8s_fixtures, "filter-args-node-names.json"))
     assert result["NodeNames"] == ["gpu-shiroi-01", "gpu-shiroi-02"]
     assert "best placed now at site jp-tokyo-shiroi" in result["FailedAndUnresolvableNodes"][
         "gpu-matsue-01"]
 
 
 @pytest.mark.parametrize("change", ["unmanaged", "bad-annotation"])
-def test_unmanaged_or_malformed_pods_pass_through(served, fixtures: Path, change: str) -> None:
+def test_unmanaged_or_malformed_pods_pass_through(served, k8s_fixtures: Path, change: str) -> None:
     url, _ = served
-    args = load(fixtures, "filter-args-node-names.json")
+    args = load(k8s_fixtures, "filter-args-node-names.json")
     meta = args["Pod"]["metadata"]
     if change == "unmanaged":
         meta["labels"].pop("wattbit.io/managed")
@@ -142,16 +132,16 @@ def test_malformed_bodies_get_protocol_valid_answers(served, raw: bytes) -> None
     assert p.status_code == 200 and p.json() == []
 
 
-def test_both_nulls_mean_zero_nodes(served, fixtures: Path) -> None:
+def test_both_nulls_mean_zero_nodes(served, k8s_fixtures: Path) -> None:
     url, _ = served
-    args = {"Pod": load(fixtures, "filter-args-node-names.json")["Pod"], "Nodes": None,
+    args = {"Pod": load(k8s_fixtures, "filter-args-node-names.json")["Pod"], "Nodes": None,
             "NodeNames": None}
     body = requests.post(f"{url}/filter", json=args, timeout=10).json()
     assert body["Error"] == "" and body["Nodes"] == {"items": []}
 
 
-def test_pod_facts_from_the_fixture(fixtures: Path) -> None:
-    pod = load(fixtures, "filter-args-node-names.json")["Pod"]
+def test_pod_facts_from_the_fixture(k8s_fixtures: Path) -> None:
+    pod = load(k8s_fixtures, "filter-args-node-names.json")["Pod"]
     facts = pod_facts(pod)
     job = facts.job
     assert facts.managed and job is not None
@@ -169,8 +159,9 @@ def test_pod_facts_from_the_fixture(fixtures: Path) -> None:
     ("deadline", "2026-09-16T00:00:00"), ("latency-class", "asap"), ("kw-per-gpu", "-1"),
     ("kw-per-gpu", "lots"), ("checkpointable", "maybe"), ("allowed-sites", " , "),
 ])
-def test_each_malformed_annotation_is_named(fixtures: Path, annotation: str, value: str) -> None:
-    pod = load(fixtures, "filter-args-node-names.json")["Pod"]
+def test_each_malformed_annotation_is_named(k8s_fixtures: Path, annotation: str,
+                                            value: str) -> None:
+    pod = load(k8s_fixtures, "filter-args-node-names.json")["Pod"]
     pod["metadata"]["annotations"][f"wattbit.io/{annotation}"] = value
     with pytest.raises(AnnotationError) as err:
         pod_facts(pod)

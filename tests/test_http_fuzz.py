@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from scheduler.dr.api import create_app as dr_app
 from scheduler.extender.http import create_app as extender_app
-from tests.conftest import shared_data_root
 from tests.test_dr_api import TOKEN, Served, make_service
 from tests.test_extender import extender
 
@@ -34,20 +33,14 @@ FUZZ = settings(max_examples=60, deadline=None,
 
 
 @pytest.fixture(scope="module")
-def urls(tmp_path_factory: pytest.TempPathFactory, fixtures: Path):
-    ext = Served(extender_app(extender(fixtures, planned=False)))
+def urls(tmp_path_factory: pytest.TempPathFactory, k8s_fixtures: Path):
+    ext = Served(extender_app(extender(k8s_fixtures, planned=False)))
     dr = Served(dr_app(make_service(tmp_path_factory.mktemp("fz") / "e.sqlite"), TOKEN))
     yield ext.url, dr.url
     ext.stop()
     dr.stop()
 
 
-@pytest.fixture(scope="module")
-def fixtures() -> Path:
-    root = shared_data_root().parent / "k8s-extender" / "fixtures"
-    if not root.is_dir():
-        pytest.skip(f"extender fixtures {root} are absent")
-    return root
 
 
 @FUZZ
