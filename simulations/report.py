@@ -55,9 +55,9 @@ def _missing(value: Any) -> bool:
         return False
 
 
-def _number(decimals: int, thousands: bool = True) -> Formatter:
-    """A formatter for floats: fixed `decimals`, optional thousands separators."""
-    sep = "," if thousands else ""
+def _formatter(spec: str) -> Formatter:
+    """A formatter for numbers with the format `spec` (e.g. ",.1f", ".1%"); "—" for missing
+    values, ∞ for infinite ones, other values as text."""
 
     def fmt(value: Any) -> str:
         if _missing(value):
@@ -68,26 +68,19 @@ def _number(decimals: int, thousands: bool = True) -> Formatter:
             return str(value)
         if math.isinf(x):
             return "∞" if x > 0 else "−∞"
-        return f"{x:{sep}.{decimals}f}"
+        return format(x, spec)
 
     return fmt
+
+
+def _number(decimals: int, thousands: bool = True) -> Formatter:
+    """Fixed `decimals`, optional thousands separators."""
+    return _formatter(f"{',' if thousands else ''}.{decimals}f")
 
 
 def _percent(decimals: int = 1) -> Formatter:
-    """A formatter for shares given as fractions (0.25 → "25.0%")."""
-
-    def fmt(value: Any) -> str:
-        if _missing(value):
-            return DASH
-        try:
-            x = float(value)
-        except (TypeError, ValueError):
-            return str(value)
-        if math.isinf(x):
-            return "∞" if x > 0 else "−∞"
-        return f"{x:.{decimals}%}"
-
-    return fmt
+    """Shares given as fractions (0.25 → "25.0%")."""
+    return _formatter(f".{decimals}%")
 
 
 def _text(value: Any) -> str:
