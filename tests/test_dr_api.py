@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import requests
 import uvicorn
@@ -211,3 +212,35 @@ def test_a_real_prometheus_scrapes_the_computed_capacity(tmp_path: Path) -> None
                                            for s in plan.sites})
     finally:
         srv.stop()
+
+
+def test_delivery_against_a_meter_and_the_high_4_of_5_baseline(tmp_path: Path) -> None:
+    """A metered Matsue: 100 kW on every earlier day, 20 kW measured during the event.
+    Delivered = counterfactual baseline − measured; High 4 of 5 = 100 kW (the example's
+    event day, Sun 3 May, is a holiday: compared with earlier weekends and holidays)."""
+    idx = pd.date_range("2026-04-01T00:00:00+09:00", "2026-05-03T23:30:00+09:00",
+                        freq="30min").tz_convert("UTC")
+    kw = pd.Series(100.0, index=idx)
+    start, end = (pd.Timestamp(WINDOW[k]).tz_convert("UTC") for k in ("start", "end"))
+    kw[(idx >= start) & (idx < end)] = 20.0
+    service = make_service(tmp_path / "events.sqlite")
+    service.meter = {"matsue": kw}
+    ev, created = service.post_event("matsue", "down", 30.0, start, end, "metered")
+    assert created and ev.kw_accepted == pytest.approx(30.0)
+    _, slots = service.report(ev.id)
+    for s in slots:
+        assert s["measured_kw"] == 20.0
+        assert s["delivered_kw"] == pytest.approx(s["baseline_kw"] - 20.0)
+        assert s["high4of5_baseline_kw"] == pytest.approx(100.0)
+        assert s["delivered_vs_high4of5_kw"] == pytest.approx(80.0)
+
+
+def test_an_unmetered_report_shows_unknowns_as_null(served) -> None:
+    url, _, _ = served
+    body = {"site": "kitakyushu", "direction": "down", "kw": 1.0, "idempotency_key": "nm",
+            **WINDOW}
+    r = requests.post(f"{url}/v1/dr/events", json=body, headers=auth(), timeout=120)
+    assert r.status_code == 201, r.text
+    slot = requests.get(f"{url}/v1/dr/events/{r.json()['id']}", timeout=30).json()["slots"][0]
+    assert slot["measured_kw"] is None and slot["high4of5_baseline_kw"] is None
+    assert slot["delivered_kw"] is not None

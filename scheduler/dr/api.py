@@ -74,14 +74,24 @@ class CapacityAnswer(BaseModel):
 
 
 class SlotDelivery(BaseModel):
+    """Per slot; null where unknown (no meter reading, not enough history)."""
+
     start: datetime
     baseline_kw: float
-    planned_kw: float
-    delivered_kw: float
+    planned_kw: float | None
+    measured_kw: float | None
+    delivered_kw: float | None
+    high4of5_baseline_kw: float | None
+    delivered_vs_high4of5_kw: float | None
 
 
 class EventReport(EventAnswer):
     slots: list[SlotDelivery]
+
+
+def _known(value: Any) -> Any:
+    """NaN → None (JSON null): unknown, never 0."""
+    return None if isinstance(value, float) and value != value else value
 
 
 def create_app(service: DrService, token: str | None, *, open_reads: bool = True,
@@ -172,7 +182,8 @@ def create_app(service: DrService, token: str | None, *, open_reads: bool = True
         return EventReport(id=ev.id, site=ev.site, direction=ev.direction,
                            kw_requested=ev.kw_requested, kw_accepted=ev.kw_accepted,
                            reason=ev.reason, start=ev.start, end=ev.end,
-                           slots=[SlotDelivery(**s) for s in slots])
+                           slots=[SlotDelivery(**{k: _known(v) for k, v in s.items()})
+                                  for s in slots])
 
     if metrics is not None:
         @app.get("/metrics", include_in_schema=False)

@@ -25,6 +25,7 @@ from policies.sites_file import read_sites_yaml
 from scheduler.core.plan import schedule_on
 from scheduler.core.planner import PlanConfig, Planner
 from scheduler.core.problem import build_problem
+from scheduler.dr.baseline import read_meter_csv
 from scheduler.dr.capacity import DIRECTIONS, WINDOW_MINUTES, Capacity, capacity_table
 from scheduler.dr.events import EventStore
 from scheduler.dr.exporter import DrMetrics, Snapshot
@@ -190,6 +191,9 @@ def serve_command(
         help="file holding the bearer token for writes (e.g. a mounted Secret); without "
              "it every write is refused")] = None,
     open_reads: Annotated[bool, typer.Option(help="reads need no token")] = True,
+    meter: Annotated[Path | None, typer.Option(
+        help="meter.csv (site, time, kw): metered facility kW for delivery and the High 4 "
+             "of 5 baseline")] = None,
     events_db: Annotated[Path | None, typer.Option(
         help="SQLite file of accepted DR events (default: dr-events.sqlite next to "
              "sites.yaml; in the working folder for the built-in example)")] = None,
@@ -207,7 +211,8 @@ def serve_command(
         service = DrService(read_sites_yaml(sites), read_jobs_csv(jobs),
                             read_forecast_csv(forecast), load_policy(policy),
                             EventStore(events_db or events_path(sites)),
-                            now=None if at is None else parse_time("--at", "at", at))
+                            now=None if at is None else parse_time("--at", "at", at),
+                            meter=read_meter_csv(meter) if meter else None)
         metrics = DrMetrics()
         service.on_replan = publisher(metrics, service)
         service.replan()

@@ -31,6 +31,7 @@ from scheduler.core.plan import Plan, schedule_on
 from scheduler.core.planner import PlanConfig, Planner
 from scheduler.core.problem import Problem, build_problem
 from scheduler.core.schedule import Schedule
+from scheduler.dr.baseline import high_4_of_5
 from scheduler.dr.capacity import Capacity, capacity_table, delta_kw
 from scheduler.dr.events import DrEvent, EventStore
 
@@ -53,10 +54,13 @@ class DrService:
     def __init__(self, sites: Sequence[Site], jobs: Sequence[Job],
                  forecasts: Mapping[str, Forecast], policy: Policy, store: EventStore, *,
                  now: datetime | None = None, query_time_limit_s: float = 5.0,
-                 on_replan: Callable[[Current], None] | None = None) -> None:
+                 on_replan: Callable[[Current], None] | None = None,
+                 meter: Mapping[str, pd.Series] | None = None) -> None:
         self.sites, self.jobs, self.forecasts = tuple(sites), tuple(jobs), dict(forecasts)
         self.policy, self.store, self.now = policy, store, now
         self.query_time_limit_s = query_time_limit_s
+        self.meter = dict(meter or {})
+        """Metered facility kW per site (slot-start index), where a meter exists."""
         self.planner = Planner(self.sites, policy, PlanConfig(deterministic=True))
         self._lock = threading.RLock()
         self._cache: dict[tuple, list[Capacity]] = {}
@@ -186,20 +190,32 @@ class DrService:
             return stored, created
 
     def report(self, event_id: str) -> tuple[DrEvent, list[dict[str, object]]] | None:
-        """The event and, per slot: baseline, planned and delivered facility kW (delivered =
-        baseline − planned for down, planned − baseline for up; from the plan, as no meter
-        readings exist here)."""
+        """The event and, per slot: the counterfactual baseline (the plan before the
+        event), the planned and — where the site has a meter — measured kW, the "High 4 of
+        5" baseline when the meter's history allows it, and the kW delivered against each
+        baseline (baseline − measured for down, measured − baseline for up; the planned kW
+        stands in for the measured where there is no reading)."""
         ev = self.store.get(event_id)
         if ev is None:
             return None
         plan = self.current.plan
         s = self.site_index(ev.site)
         where = {t: i for i, t in enumerate(plan.slot_starts)}
+        meter = self.meter.get(ev.site)
+        start, end = ev.window()
+        others = [e.window()[0] for e in self.store.all() if e.id != ev.id]
+        high = None if meter is None else high_4_of_5(meter, start, end, others)
+        sign = 1.0 if ev.direction == "down" else -1.0
         rows = []
         for t, base in zip(ev.slot_starts, ev.baseline_kw, strict=True):
-            i = where.get(pd.Timestamp(t))
+            ts = pd.Timestamp(t)
+            i = where.get(ts)
             planned = float(plan.sites[s].facility_kw[i]) if i is not None else float("nan")
-            delivered = base - planned if ev.direction == "down" else planned - base
+            measured = float(meter.get(ts, np.nan)) if meter is not None else float("nan")
+            actual = measured if not np.isnan(measured) else planned
+            h4 = float(high.get(ts, np.nan)) if high is not None else float("nan")
             rows.append({"start": t, "baseline_kw": base, "planned_kw": planned,
-                         "delivered_kw": delivered})
+                         "measured_kw": measured, "delivered_kw": sign * (base - actual),
+                         "high4of5_baseline_kw": h4,
+                         "delivered_vs_high4of5_kw": sign * (h4 - actual)})
         return ev, rows
