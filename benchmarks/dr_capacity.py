@@ -25,9 +25,7 @@ from rich.table import Table
 
 import scheduler.dr.capacity as capacity
 from policies.policy import load_policy
-from scheduler.core.plan import schedule_on
 from scheduler.core.planner import PlanConfig, Planner
-from scheduler.core.problem import build_problem
 from simulations.execute import run_plan
 from simulations.instances import random_instance
 
@@ -52,14 +50,13 @@ def main() -> None:
     jobs = run_plan(first, list(inst.jobs), start, 2.0, policy.restart_overhead_h)
     now = start + pd.Timedelta(hours=2)
     t0 = time.perf_counter()
-    plan = planner.replan(now.to_pydatetime(), jobs, inst.forecasts)
+    planner.replan(now.to_pydatetime(), jobs, inst.forecasts)
     plan_s = time.perf_counter() - t0
-    p = build_problem(inst.sites, jobs, inst.forecasts, policy, now=now.to_pydatetime())
-    base = schedule_on(p, plan)
+    p, base = planner.last_problem, planner.last_schedule
     slot_min = round(p.slot_h * 60)
     grid = [(s, k, w, d) for s in range(len(p.sites)) for k in range(0, STARTS * 30 // slot_min,
                                                                        30 // slot_min)
-            for w in WINDOWS for d in capacity.DIRECTIONS]
+            for w in WINDOWS for d in capacity.DIRECTIONS if k < p.n_slots]
     pick = rng.choice(len(grid), size=min(args.sample, len(grid)), replace=False)
     exact = 0
     original = capacity._integral

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -19,15 +18,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.loopback import free_port
+
 READY_TIMEOUT_S = 30.0
 """Longest wait for Prometheus to be ready and see its target up."""
-
-
-def free_port() -> int:
-    """A loopback TCP port free at the time of asking (bound to port 0, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

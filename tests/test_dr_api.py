@@ -3,8 +3,6 @@ authentication, validation and idempotency."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-import uvicorn
 
 from forecasts.csv_file import read_forecast_csv
 from policies.jobs_file import read_jobs_csv
@@ -24,6 +21,7 @@ from scheduler.dr.cli import publisher
 from scheduler.dr.events import EventStore
 from scheduler.dr.exporter import DrMetrics
 from scheduler.dr.service import DrService
+from tests.loopback import Served
 from tests.prometheus_server import prometheus_scraping
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "simulations" / "examples"
@@ -37,33 +35,6 @@ def make_service(db: Path) -> DrService:
                      read_jobs_csv(EXAMPLES / "jobs.csv"),
                      read_forecast_csv(EXAMPLES / "forecast.csv"), load_policy("min-carbon"),
                      EventStore(db))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Served:
-    """An app served by uvicorn on loopback in a thread."""
-
-    def __init__(self, app) -> None:
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        for _ in range(200):
-            if self.server.started:
-                break
-            time.sleep(0.05)
-        assert self.server.started, "uvicorn did not start"
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -122,3 +122,11 @@ def test_a_region_is_not_the_sum_of_its_sites() -> None:
     assert by[("region", "ra", 1)] == pytest.approx(0.0)
     assert by[("site", fleet[on].id, 1)] == pytest.approx(5.0)
     assert ("region", "rb", 1) in by
+
+
+def test_a_window_outside_the_plan_is_refused() -> None:
+    from inputs.errors import InputError
+
+    p, base = plan_of([job("j1", 4, 1, 0, 4)])
+    with pytest.raises(InputError, match="window"):
+        delta_kw(p, base, 0, 4, 1, "down")

@@ -26,7 +26,6 @@ from scheduler.dr.exporter import (
     DrMetrics,
     Snapshot,
     current_capacity,
-    failures_by_provider,
 )
 from tests.prometheus_server import PromServer, prometheus_scraping
 
@@ -246,8 +245,6 @@ def test_provider_failures_are_a_counter() -> None:
     assert value(m, "wattbit_provider_failures_total", provider="electricitymaps") == 0.0
     fam = next(f for f in m.registry.collect() if f.name == "wattbit_provider_failures")
     assert fam.type == "counter"
-    counts = {("jp_tso", "timeout"): 2, ("jp_tso", "http-500"): 1, ("watttime", "auth"): 4}
-    assert failures_by_provider(counts) == {"jp_tso": 3, "watttime": 4}
 
 
 def test_a_snapshot_without_plan_or_forecasts_has_no_made_up_series() -> None:

@@ -20,7 +20,7 @@ from scheduler.core.planner import PlanConfig, Planner
 from scheduler.extender.http import create_app
 from scheduler.extender.pods import AnnotationError, go_duration_h, pod_facts
 from scheduler.extender.service import Extender
-from tests.test_dr_api import Served
+from tests.loopback import Served
 
 NOW = datetime.fromisoformat("2026-09-14T03:13:00+00:00")
 MATSUE, SHIROI = "jp-chugoku-matsue", "jp-tokyo-shiroi"

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from scheduler.dr.api import create_app as dr_app
 from scheduler.extender.http import create_app as extender_app
-from tests.test_dr_api import TOKEN, Served, make_service
+from tests.loopback import Served
+from tests.test_dr_api import TOKEN, make_service
 from tests.test_extender import extender
 
 JSON = st.recursive(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -97,6 +98,14 @@ class Plan:
     @property
     def saving_kg_co2(self) -> float:
         return self.baseline_kg_co2 - self.kg_co2
+
+    @cached_property
+    def _by_id(self) -> dict[str, JobPlan]:
+        return {jp.id: jp for jp in self.jobs}
+
+    def job(self, job_id: str) -> JobPlan | None:
+        """The plan entry of a job (None when the plan does not hold it); O(1)."""
+        return self._by_id.get(job_id)
 
     def decisions(self) -> dict[str, tuple[str, datetime]]:
         """Job id → (site, start) of every placed job."""

@@ -23,7 +23,8 @@ from policies.limits import PowerLimit
 from policies.policy import Policy
 from policies.site import Site
 from scheduler.core.plan import Plan, make_plan, schedule_on
-from scheduler.core.problem import build_problem
+from scheduler.core.problem import Problem, build_problem
+from scheduler.core.schedule import Schedule
 from scheduler.core.solve import DEFAULT_MIP_GAP, Builder, Method, solve
 
 
@@ -53,6 +54,10 @@ class Planner:
         self.clock = clock
         self.last: Plan | None = None
         """The last plan returned (the starting point of the next)."""
+        self.last_problem: Problem | None = None
+        self.last_schedule: Schedule | None = None
+        """The problem the last plan solves and its schedule on it (what ΔkW queries and
+        reports read, instead of building the problem again)."""
 
     def frozen(self, now: datetime | None, previous: Plan | None
                ) -> dict[str, tuple[str, datetime]]:
@@ -78,5 +83,5 @@ class Planner:
                     builder=cfg.builder, deterministic=cfg.deterministic, incumbent=incumbent)
         baseline = solve(p, Method.ASAP)
         plan = make_plan(p, out, baseline, previous, made_at=self.clock())
-        self.last = plan
+        self.last, self.last_problem, self.last_schedule = plan, p, out.schedule
         return plan

@@ -26,12 +26,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from inputs.errors import InputError
-from scheduler.dr.capacity import WINDOW_MINUTES
+from scheduler.dr.capacity import BLOCK_MINUTES, WINDOW_MINUTES, block_starts
 from scheduler.dr.exporter import DrMetrics
 from scheduler.dr.service import DrService
 
 MAX_BODY_BYTES = 16_384
-BLOCK_HOURS = 3
 
 
 class EventRequest(BaseModel):
@@ -153,9 +152,9 @@ def create_app(service: DrService, token: str | None, *, open_reads: bool = True
             by_start.setdefault(r.start, {})[r.direction] = r.kw
         curve = [CapacityPoint(start=t, down_kw=v.get("down", 0.0), up_kw=v.get("up", 0.0))
                  for t, v in sorted(by_start.items())]
-        blocks = [pt for pt in curve if window == 60 * BLOCK_HOURS
-                  and pd.Timestamp(pt.start).tz_convert("Asia/Tokyo").hour % BLOCK_HOURS == 0
-                  and pd.Timestamp(pt.start).minute == 0]
+        on_block = block_starts(pd.DatetimeIndex([pt.start for pt in curve]))
+        blocks = [pt for pt, b in zip(curve, on_block, strict=True)
+                  if b and window == BLOCK_MINUTES]
         return CapacityAnswer(scope="site" if site else "region", id=site or region or "",
                               window_minutes=window,
                               plan_made_at=service.current.plan.made_at, curve=curve,

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from inputs.errors import InputError
 from policies.job import Latency
 from scheduler.core.milp_fast import FastModel, build_fast, schedule_vector
 from scheduler.core.problem import NOT_FIXED, Problem
@@ -39,6 +40,9 @@ from scheduler.core.solver import MatrixModel, SolveStatus, run_highs
 
 WINDOW_MINUTES = (30, 60, 180)
 DIRECTIONS = ("down", "up")
+BLOCK_MINUTES = 180
+"""Japan's balancing market trades 3-hour blocks (00:00, 03:00, … JST): a block's value is
+the ΔkW of the 180-minute window starting at it."""
 QUERY_TIME_LIMIT_S = 5.0
 """Wall budget of one ΔkW query (its answer stays feasible when it runs out)."""
 
@@ -69,6 +73,12 @@ class DrModel:
     """The plan of the movable jobs as a start vector of `model` (R = 0)."""
 
 
+def block_starts(starts: pd.DatetimeIndex) -> np.ndarray:
+    """(n,) bool: the starts that begin a 3-hour JST block."""
+    jst = pd.DatetimeIndex(starts).tz_convert("Asia/Tokyo")
+    return np.asarray((jst.hour * 60 + jst.minute) % BLOCK_MINUTES == 0)
+
+
 def movable(p: Problem) -> np.ndarray:
     """(J,) bool: jobs DR may re-plan (not running, not fixed, not latency-critical)."""
     critical = np.array([j.latency is Latency.CRITICAL for j in p.jobs], dtype=bool)
@@ -86,20 +96,20 @@ def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray) -> DrModel:
     m = fm.matrix
     ub = m.ub.copy()
     late_in_plan = (mine.site >= 0) & (mine.end_slot() > sub.deadline_slot)
-    left_out_ok = sub.deferrable | ((mine.site < 0) & ~sub.deferrable)
+    may_wait = sub.deferrable | (mine.site < 0)  # due later, or left out by the plan already
     st = fm.starts
-    for c, jobs in enumerate(fm.class_jobs):
-        if late_in_plan[jobs].any():
-            continue
-        ends_late = (st.cls == c) & (st.start + sub.dur_slots[jobs[0]] > sub.deadline_slot[jobs[0]])
+    rep = np.array([jobs[0] for jobs in fm.class_jobs], dtype=int)
+    class_late = np.array([late_in_plan[jobs].any() for jobs in fm.class_jobs], dtype=bool)
+    if rep.size:
+        j = rep[st.cls]
+        ends_late = (st.start + sub.dur_slots[j] > sub.deadline_slot[j]) & ~class_late[st.cls]
         ub[st.col[ends_late]] = 0.0
     if "class-unplaced" in fm.blocks:
         u0, n = fm.blocks["class-unplaced"]
-        ub[u0:u0 + n] = [sum(left_out_ok[j] or mine.site[j] < 0 for j in jobs)
-                         for jobs in fm.class_jobs]
+        ub[u0:u0 + n] = [float(may_wait[jobs].sum()) for jobs in fm.class_jobs]
     if "job-unplaced" in fm.blocks:
         u0, n = fm.blocks["job-unplaced"]
-        ub[u0:u0 + n] = left_out_ok[fm.slots.jobs].astype(float)
+        ub[u0:u0 + n] = may_wait[fm.slots.jobs].astype(float)
         h0, n = fm.blocks["job-late-slots"]
         ub[h0:h0 + n] = np.where(late_in_plan[fm.slots.jobs], np.inf, 0.0)
     fm = FastModel(MatrixModel(np.zeros_like(m.c), m.lb, ub, m.integer, m.A, m.row_lo,
@@ -114,6 +124,9 @@ def delta_kw(p: Problem, base: Schedule, sites: int | Sequence[int], first: int,
     summed facility kW) — over slots [first, first + length) in `direction`, given the plan
     `base` of `p`."""
     group = np.atleast_1d(np.asarray(sites, dtype=int))
+    if not 0 <= first < p.n_slots or length < 1:
+        raise InputError("ΔkW query", "window", (first, length),
+                         f"must start inside the plan's {p.n_slots} slots and last ≥ 1 slot")
     touches = p.allowed[:, group].any(axis=1) & (p.release_slot < first + length) & (
         p.deadline_slot > first)
     dm = dr_model(p, base, movable(p) & touches)

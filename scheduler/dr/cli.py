@@ -22,18 +22,21 @@ from policies.jobs_file import read_jobs_csv
 from policies.limits import read_limits_csv
 from policies.policy import load_policy
 from policies.sites_file import read_sites_yaml
-from scheduler.core.plan import schedule_on
 from scheduler.core.planner import PlanConfig, Planner
-from scheduler.core.problem import build_problem
 from scheduler.dr.baseline import read_meter_csv
-from scheduler.dr.capacity import DIRECTIONS, WINDOW_MINUTES, Capacity, capacity_table
+from scheduler.dr.capacity import (
+    BLOCK_MINUTES,
+    DIRECTIONS,
+    WINDOW_MINUTES,
+    Capacity,
+    block_starts,
+    capacity_table,
+)
 from scheduler.dr.events import EventStore
 from scheduler.dr.exporter import DrMetrics, Snapshot
 from scheduler.dr.service import Current, DrService
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "simulations" / "examples"
-BLOCK_HOURS = 3
-"""Japan's balancing market trades 3-hour blocks (00:00, 03:00, … JST)."""
 
 app = typer.Typer(help="Demand response: ΔkW the fleet can shed or add.", no_args_is_help=True)
 
@@ -55,11 +58,11 @@ def as_json(rows: list[Capacity]) -> str:
 def blocks(rows: list[Capacity]) -> pd.DataFrame:
     """3-hour block values (the 180-minute windows starting on a JST block boundary):
     rows (id, direction), columns block start (JST)."""
-    frame = pd.DataFrame([r.__dict__ for r in rows if r.window_minutes == 60 * BLOCK_HOURS])
+    frame = pd.DataFrame([r.__dict__ for r in rows if r.window_minutes == BLOCK_MINUTES])
     if frame.empty:
         return frame
     jst = pd.DatetimeIndex(frame["start"]).tz_convert("Asia/Tokyo")
-    on_block = (jst.hour % BLOCK_HOURS == 0) & (jst.minute == 0)
+    on_block = block_starts(jst)
     frame = frame[on_block].assign(block=jst[on_block].strftime("%m-%d %H:%M"))
     return frame.pivot_table(index=["scope", "id", "direction"], columns="block", values="kw",
                              sort=True)
@@ -125,10 +128,10 @@ def capacity_command(
         pol = load_policy(policy)
         now = None if at is None else parse_time("--at", "at", at)
         lims = read_limits_csv(limits) if limits else []
-        plan = Planner(site_list, pol, PlanConfig(deterministic=True)).replan(
-            now, job_list, forecasts, lims)
-        p = build_problem(site_list, job_list, forecasts, pol, now=now, limits=lims)
-        rows = capacity_table(p, schedule_on(p, plan), sites=site, windows=windows,
+        planner = Planner(site_list, pol, PlanConfig(deterministic=True))
+        planner.replan(now, job_list, forecasts, lims)
+        rows = capacity_table(planner.last_problem, planner.last_schedule, sites=site,
+                              windows=windows,
                               hours=hours, every_minutes=every, time_limit_s=query_time_limit,
                               regions=regions)
         if plot_out is not None:

@@ -106,8 +106,7 @@ class Snapshot:
     `at` is the moment the figures describe (UTC). `capacity` holds ΔkW rows (kW); per
     (scope, id, direction, window) the exporter publishes the row whose window contains
     `at` — see `current_capacity`. `forecasts` is keyed by region (the `region` label).
-    `provider_failures` counts failures per provider since start (cumulative; see
-    `failures_by_provider`).
+    `provider_failures` counts failures per provider since start (cumulative).
     """
 
     at: pd.Timestamp
@@ -128,14 +127,6 @@ class Snapshot:
             if v < 0:
                 raise InputError("Snapshot", f"provider_failures[{k}]", v, "must be ≥ 0")
         object.__setattr__(self, "provider_failures", MappingProxyType(failures))
-
-
-def failures_by_provider(counts: Mapping[tuple[str, str], int]) -> dict[str, int]:
-    """Per-provider totals of `FailureCounter.counts()` (keyed `(provider, reason)`)."""
-    out: dict[str, int] = {}
-    for (provider, _reason), n in counts.items():
-        out[provider] = out.get(provider, 0) + int(n)
-    return out
 
 
 def current_capacity(rows: Iterable[Capacity], at: pd.Timestamp) -> list[Capacity]:

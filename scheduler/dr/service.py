@@ -27,9 +27,9 @@ from policies.job import Job
 from policies.limits import PowerLimit
 from policies.policy import Policy
 from policies.site import Site
-from scheduler.core.plan import Plan, schedule_on
+from scheduler.core.plan import Plan
 from scheduler.core.planner import PlanConfig, Planner
-from scheduler.core.problem import Problem, build_problem
+from scheduler.core.problem import Problem
 from scheduler.core.schedule import Schedule
 from scheduler.dr.baseline import high_4_of_5
 from scheduler.dr.capacity import Capacity, capacity_table, delta_kw
@@ -90,9 +90,7 @@ class DrService:
         with self._lock:
             lims = self.limits()
             plan = self.planner.replan(self.now, self.jobs, self.forecasts, lims)
-            p = build_problem(self.sites, self.jobs, self.forecasts, self.policy, now=self.now,
-                              limits=lims)
-            self.current = Current(p, plan, schedule_on(p, plan))
+            self.current = Current(self.planner.last_problem, plan, self.planner.last_schedule)
             self._cache.clear()
         if self.on_replan is not None:
             self.on_replan(self.current)

@@ -61,7 +61,7 @@ def decide(pod: dict[str, Any], plan: Plan | None, now: datetime,
         return GateDecision(name, True, None, "released by wattbit: pod is not managed")
     if plan is None or pd.Timestamp(now) - pd.Timestamp(plan.made_at) > max_plan_age:
         return GateDecision(name, True, None, "released by wattbit: no fresh plan (fail-open)")
-    jp = next((j for j in plan.jobs if j.id == facts.job.id), None)
+    jp = plan.job(facts.job.id)
     if jp is None or jp.site is None or not jp.segments:
         return GateDecision(name, True, None,
                             f"released by wattbit: job {facts.job.id} is not in the plan")

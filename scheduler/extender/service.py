@@ -60,13 +60,9 @@ class Extender:
 
     def __post_init__(self) -> None:
         self._site_ids = frozenset(s.id for s in self.sites)
-        self._published: tuple[Plan | None, dict[str, Any]] = (None, {})
-        if self.plan is not None:
-            self.publish(self.plan)
 
     def publish(self, plan: Plan) -> None:
         """Make `plan` the one answers come from (one reference swap: atomic)."""
-        self._published = (plan, {jp.id: jp for jp in plan.jobs if jp.site is not None})
         self.plan = plan
 
     def node_site(self, node: dict[str, Any]) -> str | None:
@@ -82,9 +78,9 @@ class Extender:
 
     def placement(self, job: Job) -> Placement:
         """The plan's decision for the job, or the fast decision now."""
-        _, by_job = self._published  # one read: a whole published plan
-        jp = by_job.get(job.id)
-        if jp is not None:
+        plan = self.plan  # one read: a whole published plan
+        jp = None if plan is None else plan.job(job.id)
+        if jp is not None and jp.site is not None:
             costs = {sid: float(c) for sid, c in jp.site_costs if c is not None}
             return Placement(jp.site, costs or {jp.site: 0.0}, True)
         return self.fast(job)
