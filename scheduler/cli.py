@@ -8,6 +8,7 @@ from forecasts.cli import app as forecast_app
 from scheduler.dr.cli import app as dr_app
 from scheduler.extender_cli import extender_command
 from scheduler.plan_cli import plan_command
+from scheduler.serve_cli import serve_command
 from simulations.cli import simulate_command, sweep_command
 
 app = typer.Typer(help="wattbit: carbon- and curtailment-aware scheduling of AI jobs.",
@@ -18,6 +19,7 @@ app.command("plan")(plan_command)
 app.command("simulate")(simulate_command)
 app.command("sweep")(sweep_command)
 app.command("extender")(extender_command)
+app.command("serve")(serve_command)
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """The gate controller's decisions: hold until the planned start, release (narrowed to the
-planned site) at it, fail open without a fresh plan; the JSON patch removes only our gate."""
+planned site) at it, fail open without a fresh plan; the merge patch removes only our gate."""
 
 from __future__ import annotations
 
@@ -38,23 +38,22 @@ def plan_with_a_late_window(pod: dict):
     return planner.replan(NOW, [pod_facts(pod).job], fcs)
 
 
-def apply(doc: dict, patch: list[dict]) -> dict:
-    """A small RFC 6902 applier (add, test, remove) for the assertions."""
+def apply(doc: dict, patch: dict | None) -> dict:
+    """RFC 7386 JSON merge patch, for the assertions (None: no patch)."""
+    if patch is None:
+        return copy.deepcopy(doc)
     out = copy.deepcopy(doc)
-    for op in patch:
-        *parents, last = [p.replace("~1", "/").replace("~0", "~")
-                          for p in op["path"].lstrip("/").split("/")]
-        node = out
-        for p in parents:
-            node = node[int(p)] if isinstance(node, list) else node[p]
-        key = int(last) if isinstance(node, list) else last
-        if op["op"] == "test":
-            assert node[key] == op["value"], op
-        elif op["op"] == "remove":
-            del node[key]
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = apply(out[key], value)
         else:
-            node[key] = op["value"]
+            out[key] = copy.deepcopy(value)
     return out
+
+
+REGION = "topology.kubernetes.io/region"
 
 
 def test_held_until_the_planned_start_then_released_to_the_site(k8s_fixtures: Path) -> None:
@@ -71,7 +70,7 @@ def test_held_until_the_planned_start_then_released_to_the_site(k8s_fixtures: Pa
     assert not later.release  # a minute before: still held
     go = decide(pod, plan, start.to_pydatetime(), max_plan_age=day)
     assert go.release and go.site == MATSUE
-    patched = apply(pod, release_patch(pod, go.site))
+    patched = apply(pod, release_patch(pod, {REGION: go.site}))
     assert patched["spec"]["schedulingGates"] == [{"name": KUEUE}]  # only ours removed
     assert patched["spec"]["nodeSelector"]["topology.kubernetes.io/region"] == MATSUE
 
@@ -90,7 +89,7 @@ def test_fail_open_without_a_fresh_plan_or_for_strangers(k8s_fixtures: Path) -> 
     assert decide(bad, plan, NOW).release
     ungated = copy.deepcopy(pod)
     ungated["spec"]["schedulingGates"] = [{"name": KUEUE}]
-    assert decide(ungated, plan, NOW) is None and release_patch(ungated, MATSUE) == []
+    assert decide(ungated, plan, NOW) is None and release_patch(ungated, {REGION: MATSUE}) is None
 
 
 @pytest.mark.parametrize("selector", [None, {"kubernetes.io/os": "linux"},
@@ -100,7 +99,7 @@ def test_the_patch_only_tightens(k8s_fixtures: Path, selector: dict | None) -> N
     pod["spec"].pop("nodeSelector", None)
     if selector is not None:
         pod["spec"]["nodeSelector"] = dict(selector)
-    patched = apply(pod, release_patch(pod, MATSUE))
+    patched = apply(pod, release_patch(pod, {REGION: MATSUE}))
     region = patched["spec"].get("nodeSelector", {}).get("topology.kubernetes.io/region")
     # a pod pinned to another region keeps its pin (never loosened or contradicted)
     assert region == (selector or {}).get("topology.kubernetes.io/region", MATSUE)

@@ -28,7 +28,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from inputs.errors import InputError
 from scheduler.dr.capacity import BLOCK_MINUTES, WINDOW_MINUTES, block_starts
 from scheduler.dr.exporter import DrMetrics
-from scheduler.dr.service import DrService
+from scheduler.dr.service import DrService, NoPlanYet
 
 MAX_BODY_BYTES = 16_384
 
@@ -130,13 +130,18 @@ def create_app(service: DrService, token: str | None, *, open_reads: bool = True
     async def input_error(_: Request, err: InputError) -> JSONResponse:
         return JSONResponse({"detail": str(err), "field": err.field}, 422)
 
+    @app.exception_handler(NoPlanYet)
+    async def no_plan(_: Request, err: NoPlanYet) -> JSONResponse:
+        return JSONResponse({"detail": str(err)}, 503, headers={"Retry-After": "30"})
+
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz")
     def readyz() -> dict[str, str]:
-        return {"status": "ready", "plan_made_at": service.current.plan.made_at.isoformat()}
+        return {"status": "ready",
+                "plan_made_at": service.current_plan().plan.made_at.isoformat()}
 
     @app.get("/v1/dr/capacity", response_model=CapacityAnswer, dependencies=[Depends(reader)])
     def capacity(site: Annotated[str | None, Query(max_length=128)] = None,
@@ -157,7 +162,7 @@ def create_app(service: DrService, token: str | None, *, open_reads: bool = True
                   if b and window == BLOCK_MINUTES]
         return CapacityAnswer(scope="site" if site else "region", id=site or region or "",
                               window_minutes=window,
-                              plan_made_at=service.current.plan.made_at, curve=curve,
+                              plan_made_at=service.current_plan().plan.made_at, curve=curve,
                               blocks=blocks)
 
     @app.post("/v1/dr/events", response_model=EventAnswer, status_code=201,

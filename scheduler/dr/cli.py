@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -33,8 +31,8 @@ from scheduler.dr.capacity import (
     capacity_table,
 )
 from scheduler.dr.events import EventStore
-from scheduler.dr.exporter import DrMetrics, Snapshot
-from scheduler.dr.service import Current, DrService
+from scheduler.dr.exporter import DrMetrics, publisher
+from scheduler.dr.service import DrService
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "simulations" / "examples"
 
@@ -159,26 +157,6 @@ def capacity_command(
     for (scope, sid, direction, minutes), r in summary.iterrows():
         console.print(f"  {scope} {sid} {direction} {minutes} min: {r['min']:,.1f} … "
                       f"{r['max']:,.1f}")
-
-
-def publisher(metrics: DrMetrics, service: DrService) -> Callable[[Current], None]:
-    """A `DrService.on_replan` hook: publish the plan at once, then its current-window
-    ΔkW when computed (in a thread: queries take seconds)."""
-    forecasts = service.forecasts
-
-    def publish(cur: Current) -> None:
-        at = cur.plan.slot_starts[0]
-        metrics.update(Snapshot(at=at, plan=cur.plan, forecasts=forecasts))
-
-        def with_capacity() -> None:
-            rows = service.capacity_now(WINDOW_MINUTES)
-            if service.current is cur:  # not superseded meanwhile
-                metrics.update(Snapshot(at=at, plan=cur.plan, capacity=tuple(rows),
-                                        forecasts=forecasts))
-
-        threading.Thread(target=with_capacity, daemon=True).start()
-
-    return publish
 
 
 @app.command("serve")

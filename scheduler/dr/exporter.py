@@ -13,7 +13,8 @@ first update (and for parts a snapshot lacks) a family has no series at all.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -31,7 +32,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from forecasts.forecast import Forecast
 from inputs.errors import InputError
 from scheduler.core.plan import Plan
-from scheduler.dr.capacity import Capacity
+from scheduler.dr.capacity import WINDOW_MINUTES, Capacity
+from scheduler.dr.service import Current, DrService
 
 W_PER_KW = 1e3
 W_PER_MW = 1e6
@@ -265,3 +267,21 @@ class DrMetrics(Collector):
         series: Mapping[str, _Rows] = {} if state is None else state[1]
         for name in FAMILIES:
             yield _family(name, series.get(name, ()))
+
+
+def publisher(metrics: DrMetrics, service: DrService) -> Callable[[Current], None]:
+    """A `DrService.on_replan` hook: publish the plan at once, then its current-window
+    ΔkW when computed (in a thread: queries take seconds)."""
+    def publish(cur: Current) -> None:
+        at, forecasts = cur.plan.slot_starts[0], service.forecasts
+        metrics.update(Snapshot(at=at, plan=cur.plan, forecasts=forecasts))
+
+        def with_capacity() -> None:
+            rows = service.capacity_now(WINDOW_MINUTES)
+            if service.current is cur:  # not superseded meanwhile
+                metrics.update(Snapshot(at=at, plan=cur.plan, capacity=tuple(rows),
+                                        forecasts=forecasts))
+
+        threading.Thread(target=with_capacity, daemon=True).start()
+
+    return publish

@@ -39,6 +39,10 @@ MAX_EVENT_HOURS = 24.0
 """Longest DR event window accepted."""
 
 
+class NoPlanYet(RuntimeError):
+    """Asked for the plan before the first one was made (the service is starting)."""
+
+
 @dataclass(frozen=True)
 class Current:
     """One plan with the problem it solves (what ΔkW and reports read)."""
@@ -49,24 +53,38 @@ class Current:
 
 
 class DrService:
-    """Plans a fixed fleet state, answers ΔkW queries and takes DR events (thread-safe)."""
+    """Plans the fleet's state, answers ΔkW queries and takes DR events (thread-safe). The
+    state is fixed (`wattbit dr serve`) or moved on by the cluster loop (`set_state`)."""
 
     def __init__(self, sites: Sequence[Site], jobs: Sequence[Job],
                  forecasts: Mapping[str, Forecast], policy: Policy, store: EventStore, *,
                  now: datetime | None = None, query_time_limit_s: float = 5.0,
                  on_replan: Callable[[Current], None] | None = None,
-                 meter: Mapping[str, pd.Series] | None = None) -> None:
+                 meter: Mapping[str, pd.Series] | None = None,
+                 config: PlanConfig | None = None, plan_now: bool = True,
+                 clock: Callable[[], datetime] = utc_now) -> None:
         self.sites, self.jobs, self.forecasts = tuple(sites), tuple(jobs), dict(forecasts)
         self.policy, self.store, self.now = policy, store, now
         self.query_time_limit_s = query_time_limit_s
         self.meter = dict(meter or {})
         """Metered facility kW per site (slot-start index), where a meter exists."""
-        self.planner = Planner(self.sites, policy, PlanConfig(deterministic=True))
+        self.planner = Planner(self.sites, policy, config or PlanConfig(deterministic=True),
+                               clock=clock)
         self._lock = threading.RLock()
         self._cache: dict[tuple, list[Capacity]] = {}
         self.on_replan = on_replan
         """Called with each new plan (e.g. to publish metrics; keep it short or threaded)."""
-        self.current = self.replan()
+        self.current: Current | None = None
+        if plan_now:
+            self.replan()
+
+    def set_state(self, sites: Sequence[Site], jobs: Sequence[Job],
+                  forecasts: Mapping[str, Forecast], now: datetime) -> None:
+        """The fleet as it is at `now` (site capacities, jobs, fresh forecasts): what the
+        next `replan` plans from."""
+        with self._lock:
+            self.sites, self.jobs, self.forecasts = tuple(sites), tuple(jobs), dict(forecasts)
+            self.planner.sites, self.now = self.sites, now
 
     def limits(self) -> list[PowerLimit]:
         """Every stored event with kW accepted, as per-slot limits."""
@@ -90,11 +108,19 @@ class DrService:
         with self._lock:
             lims = self.limits()
             plan = self.planner.replan(self.now, self.jobs, self.forecasts, lims)
-            self.current = Current(self.planner.last_problem, plan, self.planner.last_schedule)
+            cur = Current(self.planner.last_problem, plan, self.planner.last_schedule)
+            self.current = cur
             self._cache.clear()
         if self.on_replan is not None:
-            self.on_replan(self.current)
-        return self.current
+            self.on_replan(cur)
+        return cur
+
+    def current_plan(self) -> Current:
+        """The current plan with its problem; `NoPlanYet` before the first."""
+        cur = self.current
+        if cur is None:
+            raise NoPlanYet("no plan yet: the service is making its first")
+        return cur
 
     def site_index(self, site: str) -> int:
         ids = [s.id for s in self.sites]
@@ -104,7 +130,7 @@ class DrService:
 
     def capacity_now(self, windows: Sequence[int]) -> list[Capacity]:
         """ΔkW of every site, direction and window starting at the plan's first slot."""
-        cur = self.current
+        cur = self.current_plan()
         return capacity_table(cur.problem, cur.schedule, windows=windows,
                               hours=cur.plan.slot_h, time_limit_s=self.query_time_limit_s,
                               regions=True)
@@ -126,7 +152,7 @@ class DrService:
                                  f"no site in it (regions: {', '.join(regions)})")
             scope = "region"
         with self._lock:
-            cur = self.current
+            cur = self.current_plan()
             key = (cur.plan.made_at, scope, site or region, window_minutes, hours,
                    every_minutes)
             if key not in self._cache:
@@ -139,7 +165,7 @@ class DrService:
 
     def _slots(self, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
         """Indices of the current plan's slots overlapping [start, end)."""
-        plan = self.current.plan
+        plan = self.current_plan().plan
         step = pd.Timedelta(hours=plan.slot_h)
         idx = np.flatnonzero((plan.slot_starts < end) & (plan.slot_starts + step > start))
         horizon_end = plan.slot_starts[-1] + step
@@ -166,7 +192,7 @@ class DrService:
                                  f"window longer than {MAX_EVENT_HOURS:g} h")
             if not (kw > 0 and math.isfinite(kw)):
                 raise InputError("request", "kw", kw, "must be a finite number > 0")
-            cur = self.current
+            cur = self.current_plan()
             idx = self._slots(a, b)
             can = delta_kw(cur.problem, cur.schedule, s, int(idx[0]), len(idx), direction,
                            self.query_time_limit_s)
@@ -196,7 +222,7 @@ class DrService:
         ev = self.store.get(event_id)
         if ev is None:
             return None
-        plan = self.current.plan
+        plan = self.current_plan().plan
         s = self.site_index(ev.site)
         where = {t: i for i, t in enumerate(plan.slot_starts)}
         meter = self.meter.get(ev.site)

@@ -3,14 +3,16 @@ functions (the cluster adapter applies them with the Kubernetes client).
 
 A managed pod created with the scheduling gate `wattbit.io/carbon-window` is held until its
 job's planned start; then its node selector is narrowed to the planned site (allowed while
-the pod is gated: directives may only be tightened) and the gate is removed. Never blocks
-the cluster: a gated pod that is unmanaged or malformed, or whose job the plan does not
-hold, or any gated pod while the plan is missing or staler than `max_plan_age`, is released
-now (to the best site now where one is known). Only our own gate is ever removed.
+the pod is gated: directives may only be tightened) and the gate is removed, in one JSON
+merge patch. Never blocks the cluster: a gated pod that is unmanaged or malformed, or whose
+job the plan does not hold, or any gated pod while the plan is missing or staler than
+`max_plan_age`, is released now (to the best site now where one is known). Only our own
+gate is ever removed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,8 +20,7 @@ from typing import Any
 import pandas as pd
 
 from scheduler.core.plan import Plan
-from scheduler.extender.pods import AnnotationError, pod_facts, pod_name
-from scheduler.extender.service import REGION_LABEL
+from scheduler.extender.pods import MANAGED_LABEL, AnnotationError, pod_facts, pod_name
 
 GATE = "wattbit.io/carbon-window"
 MAX_PLAN_AGE = timedelta(minutes=30)
@@ -48,13 +49,14 @@ def gate_index(pod: dict[str, Any]) -> int | None:
 
 
 def decide(pod: dict[str, Any], plan: Plan | None, now: datetime,
-           max_plan_age: timedelta = MAX_PLAN_AGE) -> GateDecision | None:
+           max_plan_age: timedelta = MAX_PLAN_AGE, managed_label: str = MANAGED_LABEL
+           ) -> GateDecision | None:
     """The decision for a pod carrying our gate (None for pods without it)."""
     if gate_index(pod) is None:
         return None
     name = pod_name(pod)
     try:
-        facts = pod_facts(pod)
+        facts = pod_facts(pod, managed_label)
     except AnnotationError as err:
         return GateDecision(name, True, None, f"released by wattbit: {err}")
     if not facts.managed or facts.job is None:
@@ -75,21 +77,24 @@ def decide(pod: dict[str, Any], plan: Plan | None, now: datetime,
                         f"released by wattbit for its planned start {jst} at site {jp.site}")
 
 
-def release_patch(pod: dict[str, Any], site: str | None) -> list[dict[str, Any]]:
-    """JSON patch (RFC 6902) that releases the pod: narrow `nodeSelector` to the site (when
-    given and the pod does not pin another region), then test and remove our gate only."""
-    i = gate_index(pod)
-    if i is None:
-        return []
-    ops: list[dict[str, Any]] = []
-    selector = (pod.get("spec") or {}).get("nodeSelector")
-    if site is not None and (selector or {}).get(REGION_LABEL, site) == site:
-        if selector is None:
-            ops.append({"op": "add", "path": "/spec/nodeSelector",
-                        "value": {REGION_LABEL: site}})
-        else:
-            ops.append({"op": "add", "path": "/spec/nodeSelector/"
-                        + REGION_LABEL.replace("~", "~0").replace("/", "~1"), "value": site})
-    ops.append({"op": "test", "path": f"/spec/schedulingGates/{i}/name", "value": GATE})
-    ops.append({"op": "remove", "path": f"/spec/schedulingGates/{i}"})
-    return ops
+def release_patch(pod: dict[str, Any], selector: Mapping[str, str] | None
+                  ) -> dict[str, Any] | None:
+    """JSON merge patch (RFC 7386) that releases the pod: our gate removed (the other gates
+    kept, in order) and `nodeSelector` narrowed by `selector` (the planned site's node
+    labels) unless the pod already pins one of those labels to another value — then it is
+    left as it is, never contradicted. Conditional on the pod's resourceVersion when it has
+    one, so a pod changed meanwhile gets 409 and is decided again. None without our gate."""
+    if gate_index(pod) is None:
+        return None
+    spec = pod.get("spec") or {}
+    gates = [g for g in spec.get("schedulingGates") or [] if g.get("name") != GATE]
+    patch: dict[str, Any] = {"spec": {"schedulingGates": gates}}
+    current = spec.get("nodeSelector") or {}
+    if selector and all(current.get(k, v) == v for k, v in selector.items()):
+        added = {k: v for k, v in selector.items() if k not in current}
+        if added:
+            patch["spec"]["nodeSelector"] = added
+    rv = (pod.get("metadata") or {}).get("resourceVersion")
+    if rv:
+        patch["metadata"] = {"resourceVersion": rv}
+    return patch

@@ -8,6 +8,7 @@ a malformed body still gets HTTP 200 with a protocol-valid answer, never a 4xx/5
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,8 +17,9 @@ from fastapi.responses import JSONResponse
 from scheduler.extender.service import Extender
 
 
-def create_app(extender: Extender) -> FastAPI:
-    """The HTTP service over `extender`."""
+def create_app(extender: Extender, ready: Callable[[], bool] | None = None) -> FastAPI:
+    """The HTTP service over `extender`. `/readyz` answers 503 while `ready()` is false
+    (in a cluster: until this replica leads and has planned or armed fail-open)."""
     app = FastAPI(title="wattbit scheduler extender", version="1")
 
     async def body(request: Request) -> Any:
@@ -39,9 +41,11 @@ def create_app(extender: Extender) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/readyz")
-    def readyz() -> dict[str, str]:
+    def readyz() -> JSONResponse:
         plan = extender.plan
-        return {"status": "ready", "plan_made_at": "" if plan is None
-                else plan.made_at.isoformat()}
+        made = "" if plan is None else plan.made_at.isoformat()
+        if ready is not None and not ready():
+            return JSONResponse({"status": "not ready", "plan_made_at": made}, 503)
+        return JSONResponse({"status": "ready", "plan_made_at": made})
 
     return app

@@ -28,7 +28,7 @@ from policies.policy import Policy
 from policies.site import Site
 from scheduler.core.plan import Plan
 from scheduler.core.problem import build_problem
-from scheduler.extender.pods import AnnotationError, pod_facts
+from scheduler.extender.pods import MANAGED_LABEL, AnnotationError, pod_facts
 
 log = logging.getLogger("wattbit.extender")
 REGION_LABEL = "topology.kubernetes.io/region"
@@ -57,6 +57,9 @@ class Extender:
     plan: Plan | None = None
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Node cache for the names-only mode: name → Node object."""
+    site_label: str = REGION_LABEL
+    """Node label whose value is a site id."""
+    managed_label: str = MANAGED_LABEL
 
     def __post_init__(self) -> None:
         self._site_ids = frozenset(s.id for s in self.sites)
@@ -69,12 +72,19 @@ class Extender:
         """The site of a node: its region label when that is a site id, else the first site
         whose `node_selector` its labels match; None when neither."""
         labels = (node.get("metadata") or {}).get("labels") or {}
-        if labels.get(REGION_LABEL) in self._site_ids:
-            return str(labels[REGION_LABEL])
+        if labels.get(self.site_label) in self._site_ids:
+            return str(labels[self.site_label])
         for s in self.sites:
             if s.node_selector and all(labels.get(k) == v for k, v in s.node_selector.items()):
                 return s.id
         return None
+
+    def site_selector(self, site: str) -> dict[str, str]:
+        """Node labels that select the site's nodes: its `node_selector`, else the site label."""
+        for s in self.sites:
+            if s.id == site and s.node_selector:
+                return dict(s.node_selector)
+        return {self.site_label: site}
 
     def placement(self, job: Job) -> Placement:
         """The plan's decision for the job, or the fast decision now."""
@@ -103,7 +113,7 @@ class Extender:
         """ExtenderArgs → ExtenderFilterResult (PascalCase keys, as kube-scheduler sends)."""
         try:
             pod, names, objects = _args(args)
-            decided = self._decide(pod)
+            decided = self.job_placement(pod)
             keep_names, failed = [], {}
             node_list = objects if objects is not None else [
                 self.nodes.get(n, {"metadata": {"name": n}}) for n in names]
@@ -133,7 +143,7 @@ class Extender:
             pod, names, objects = _args(args)
             node_list = objects if objects is not None else [
                 self.nodes.get(n, {"metadata": {"name": n}}) for n in names]
-            decided = self._decide(pod)
+            decided = self.job_placement(pod)
             by_site = {} if decided is None else site_scores(decided[1])
             return [{"Host": str((node.get("metadata") or {}).get("name")),
                      "Score": by_site.get(self.node_site(node), 0)} for node in node_list]
@@ -141,10 +151,10 @@ class Extender:
             log.warning("prioritize: %s", err)
             return []
 
-    def _decide(self, pod: dict[str, Any]) -> tuple[Job, Placement] | None:
+    def job_placement(self, pod: dict[str, Any]) -> tuple[Job, Placement] | None:
         """(job, placement) of a managed pod; None for pods to pass through untouched."""
         try:
-            facts = pod_facts(pod)
+            facts = pod_facts(pod, self.managed_label)
         except AnnotationError as err:
             log.warning("%s — scheduled as unmanaged", err)
             return None
