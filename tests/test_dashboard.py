@@ -1,6 +1,7 @@
-"""The Grafana dashboard (helm/dashboards/wattbit.json): its model is well formed, and every query
-uses only metric names and labels the exporter really publishes — so renaming a metric or a
-label in scheduler/dr/exporter.py fails here — and every exported family is on a panel.
+"""The Grafana dashboard (helm/wattbit/dashboards/wattbit.json, shipped by the chart as a
+ConfigMap): its model is well formed, and every query uses only metric names and labels the
+exporter really publishes — so renaming a metric or a label in scheduler/dr/exporter.py fails
+here — and every exported family is on a panel.
 With a `prometheus` binary on PATH, every query also runs against a real Prometheus
 scraping the exporter and must return series."""
 
@@ -21,7 +22,7 @@ from tests.prometheus_server import PromServer, prometheus_scraping
 from tests.test_dr_exporter import make_snapshot
 
 REPO = Path(__file__).resolve().parents[1]
-DASHBOARD = REPO / "helm" / "dashboards" / "wattbit.json"
+DASHBOARD = REPO / "helm" / "wattbit" / "dashboards" / "wattbit.json"
 
 GRID_COLUMNS = 24
 GRAFANA_VARIABLES = {"__interval", "__interval_ms", "__rate_interval", "__range",
