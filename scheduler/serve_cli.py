@@ -2,7 +2,8 @@
 
 Three parts in one process: the extender verbs (`server.port`: /filter, /prioritize,
 /healthz, /readyz), the DR API and Prometheus metrics (`server.metrics_port`: /v1/dr/…,
-/metrics), and the planner loop with the gate controller (the main thread; it plans in the
+/metrics) — plus, when configured, the admission webhook (`webhook.port`, TLS: /mutate) —
+and the planner loop with the gate controller (the main thread; it plans in the
 same process, never forking the HTTP servers). In-cluster credentials when run in a pod,
 else the kubeconfig. SIGTERM/SIGINT stop it cleanly.
 """
@@ -107,6 +108,13 @@ def serve_command(
                                       host=cfg.server.host, port=cfg.server.metrics_port,
                                       log_level="warning")),
     ]
+    if cfg.webhook is not None:
+        from scheduler.extender.webhook import create_webhook_app
+
+        servers.append(uvicorn.Server(uvicorn.Config(
+            create_webhook_app(utc_now, cfg.kubernetes.managed_label), host=cfg.server.host,
+            port=cfg.webhook.port, ssl_certfile=str(cfg.webhook.cert_file),
+            ssl_keyfile=str(cfg.webhook.key_file), log_level="warning")))
     for server in servers:
         threading.Thread(target=server.run, daemon=True).start()
     controller.pods.start()

@@ -20,10 +20,11 @@ def free_port() -> int:
 class Served:
     """An app served by uvicorn on loopback in a thread."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, scheme: str = "http", **config) -> None:
+        """`config`: more uvicorn settings (e.g. `ssl_certfile`, `ssl_keyfile` for https)."""
         self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning"))
+                                                    log_level="warning", **config))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         for _ in range(200):
@@ -31,7 +32,7 @@ class Served:
                 break
             time.sleep(0.05)
         assert self.server.started, "uvicorn did not start"
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
         self.server.should_exit = True

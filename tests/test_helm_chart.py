@@ -25,7 +25,6 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from inputs.errors import InputError
 from policies.policy import builtin_policies, parse_policy
 from policies.sites_file import read_sites_yaml
 from scheduler.cluster.config import load_serve_config
@@ -501,15 +500,7 @@ def test_secrets_are_referenced_and_mounted_never_created(tmp_path: Path) -> Non
 SECRETS_ROOT = "/var/run/secrets/wattbit"
 
 
-NO_WEBHOOK_IN_SERVICE = pytest.mark.xfail(
-    raises=InputError, reason="the service's config.yaml has no `webhook:` section yet "
-                              "(POST /mutate is not implemented)")
-
-
-@pytest.mark.parametrize("case", [
-    *(c for c in sorted(CASES) if not c.startswith("webhook")),
-    *(pytest.param(c, marks=NO_WEBHOOK_IN_SERVICE) for c in sorted(CASES)
-      if c.startswith("webhook"))])
+@pytest.mark.parametrize("case", sorted(CASES))
 def test_the_service_loads_the_rendered_config(case: str, tmp_path: Path) -> None:
     """config.yaml, sites.yaml and policy.yaml as mounted, read by `wattbit serve`'s own
     loader (scheduler/cluster/config.py); /etc/wattbit and the secret mounts are mapped

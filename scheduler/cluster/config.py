@@ -14,6 +14,7 @@ leader_election: {enabled: true, lease_name: wattbit-planner, lease_duration_sec
                   renew_seconds: 5}
 planner: {replan_seconds: 300, debounce_seconds: 5, time_limit_seconds: 20,
           max_plan_age_minutes: 30}
+webhook: {port: 8443, cert_file: tls.crt, key_file: tls.key}   # optional; absent = off
 ```
 Everything but `sites` and `forecast` has the default shown. Every error names the field,
 dotted (`planner.replan_seconds`), and the value.
@@ -72,6 +73,15 @@ class PlannerConfig:
 
 
 @dataclass(frozen=True)
+class WebhookConfig:
+    """The optional admission webhook (`POST /mutate` over TLS); absent = off."""
+
+    port: int = 8443
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+
+@dataclass(frozen=True)
 class ServeConfig:
     """The whole service configuration (paths resolved)."""
 
@@ -84,6 +94,7 @@ class ServeConfig:
     kubernetes: KubernetesConfig = field(default_factory=KubernetesConfig)
     leader_election: LeaderElectionConfig = field(default_factory=LeaderElectionConfig)
     planner: PlannerConfig = field(default_factory=PlannerConfig)
+    webhook: WebhookConfig | None = None
 
 
 _SECTIONS: dict[str, type] = {"server": ServerConfig, "kubernetes": KubernetesConfig,
@@ -97,7 +108,7 @@ def load_serve_config(path: str | Path) -> ServeConfig:
     doc = load_yaml(path)
     if not isinstance(doc, dict):
         raise InputError(src, "config", doc, "must be a mapping")
-    known = {"sites", "policy", "forecast", *_SECTIONS}
+    known = {"sites", "policy", "forecast", "webhook", *_SECTIONS}
     for key in doc:
         if key not in known:
             raise InputError(src, str(key), doc[key], f"unknown key (known: {sorted(known)})")
@@ -108,8 +119,15 @@ def load_serve_config(path: str | Path) -> ServeConfig:
     policy_path = _path(base, policy_name)
     policy = load_policy(str(policy_path) if policy_path.is_file() else policy_name)
     forecast_file, providers = _forecast(src, base, doc.get("forecast"), sites)
-    sections = {name: _section(src, name, doc.get(name), cls) for name, cls in _SECTIONS.items()}
-    cfg = ServeConfig(sites, policy, forecast_file, providers, **sections)
+    sections = {name: _section(src, base, name, doc.get(name), cls)
+                for name, cls in _SECTIONS.items()}
+    webhook = None
+    if doc.get("webhook") is not None:
+        webhook = _section(src, base, "webhook", doc["webhook"], WebhookConfig)
+        for key in ("cert_file", "key_file"):
+            if getattr(webhook, key) is None:
+                raise InputError(src, f"webhook.{key}", None, "required (the TLS pair)")
+    cfg = ServeConfig(sites, policy, forecast_file, providers, **sections, webhook=webhook)
     _check(src, cfg)
     return cfg
 
@@ -152,7 +170,7 @@ def _forecast(src: str, base: Path, raw: Any, sites: tuple[Site, ...]
     return None, providers
 
 
-def _section(src: str, name: str, raw: Any, cls: type) -> Any:
+def _section(src: str, base: Path, name: str, raw: Any, cls: type) -> Any:
     if raw is None:
         return cls()
     if not isinstance(raw, dict):
@@ -172,7 +190,7 @@ def _section(src: str, name: str, raw: Any, cls: type) -> Any:
         elif isinstance(default, float):
             value = number(src, where, value, lo=0, lo_open=True)
         elif key.endswith("_file"):
-            value = None if value is None else Path(str(value))
+            value = None if value is None else _path(base, str(value))
         elif not isinstance(value, str) or not value:
             raise InputError(src, where, value, "must be a non-empty string")
         values[key] = value
@@ -187,6 +205,8 @@ def _check(src: str, cfg: ServeConfig) -> None:
     if le.renew_seconds >= le.lease_duration_seconds:
         raise InputError(src, "leader_election.renew_seconds", le.renew_seconds,
                          f"must be < lease_duration_seconds ({le.lease_duration_seconds:g})")
-    if cfg.server.port == cfg.server.metrics_port:
-        raise InputError(src, "server.metrics_port", cfg.server.metrics_port,
-                         "must differ from server.port")
+    ports = [cfg.server.port, cfg.server.metrics_port] + (
+        [cfg.webhook.port] if cfg.webhook else [])
+    if len(set(ports)) != len(ports):
+        raise InputError(src, "server.metrics_port/webhook.port", ports,
+                         "the ports must all differ")
