@@ -22,6 +22,7 @@ from typing import Annotated
 
 import typer
 
+from forecasts.providers.cache import FailureCounter
 from inputs.cli_errors import exit_with_error
 from inputs.clock import utc_now
 from inputs.errors import InputError
@@ -62,11 +63,13 @@ def build(cfg: ServeConfig, api: KubeApi, *, dry_run: bool = False,
         renew_s=le.renew_seconds)
     resync = cfg.kubernetes.resync_seconds
     pods, nodes = Informer(api, "pods", resync_s=resync), Informer(api, "nodes", resync_s=resync)
-    controller = Controller(api, extender, dr, pods, nodes, forecast_source(cfg, utc_now),
-                            utc_now, elector=elector, identity=identity,
-                            replan_s=pcfg.replan_seconds, debounce_s=pcfg.debounce_seconds,
+    failures = FailureCounter()
+    controller = Controller(api, extender, dr, pods, nodes,
+                            forecast_source(cfg, utc_now, failures), utc_now, elector=elector,
+                            identity=identity, replan_s=pcfg.replan_seconds,
+                            debounce_s=pcfg.debounce_seconds,
                             max_plan_age=timedelta(minutes=pcfg.max_plan_age_minutes),
-                            dry_run=dry_run)
+                            dry_run=dry_run, metrics=metrics, failures=failures)
     pods.on_change = nodes.on_change = controller.changed
     return controller, metrics
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from prometheus_client import generate_latest
 
 from forecasts.forecast import Forecast
 from forecasts.providers.http import ProviderError
@@ -26,6 +27,7 @@ from scheduler.cluster.kube import API_CALLS, KubeApi
 from scheduler.cluster.leader import LeaseElector
 from scheduler.core.planner import PlanConfig
 from scheduler.dr.events import EventStore
+from scheduler.dr.exporter import DrMetrics
 from scheduler.dr.service import DrService
 from scheduler.extender.gates import GATE
 from scheduler.extender.service import Extender
@@ -124,8 +126,12 @@ def test_gates_held_then_released_with_events_and_a_lease(cluster, k8s_fixtures:
 
     clock = Clock(NOW)
     a = controller(api, tmp_path, clock, "wattbit-a", late_window, pods, nodes)
+    a.metrics = DrMetrics()
     a.step()
     assert a.ready() and a.extender.plan is not None
+    text = generate_latest(a.metrics.registry).decode()
+    assert 'wattbit_pods{state="managed"} 2.0' in text  # the malformed one carries the label
+    assert 'wattbit_pods{state="held"} 1.0' in text
     lease = objects(emu, "leases")[0]
     assert lease["spec"]["holderIdentity"] == "wattbit-a"
 
@@ -161,6 +167,7 @@ def test_gates_held_then_released_with_events_and_a_lease(cluster, k8s_fixtures:
     assert pod_a["spec"]["nodeSelector"] == {"topology.kubernetes.io/region": MATSUE}
     assert any(e["reason"] == "Released" and MATSUE in e["message"]
                for e in events_on(emu, "train-a"))
+    assert 'wattbit_pods{state="held"} 0.0' in generate_latest(a.metrics.registry).decode()
 
     # a stops renewing; once the Lease has expired, b takes it over
     clock.now += timedelta(seconds=20)

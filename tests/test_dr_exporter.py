@@ -79,7 +79,8 @@ def make_snapshot(at: pd.Timestamp = AT) -> Snapshot:
         forecasts={"kyushu": forecast("kyushu", kyushu,
                                       datetime(2025, 1, 15, 9, 40, tzinfo=UTC)),
                    "tokyo": forecast("tokyo", tokyo, None, stale=True)},
-        provider_failures={"jp_tso": 3, "electricitymaps": 0})
+        provider_failures={"jp_tso": 3, "electricitymaps": 0},
+        pods={"managed": 7, "held": 2})
 
 
 def value(m: DrMetrics, name: str, **labels: str) -> float | None:
@@ -243,6 +244,8 @@ def test_provider_failures_are_a_counter() -> None:
     m.update(make_snapshot())
     assert value(m, "wattbit_provider_failures_total", provider="jp_tso") == 3.0
     assert value(m, "wattbit_provider_failures_total", provider="electricitymaps") == 0.0
+    assert value(m, "wattbit_pods", state="managed") == 7.0
+    assert value(m, "wattbit_pods", state="held") == 2.0
     fam = next(f for f in m.registry.collect() if f.name == "wattbit_provider_failures")
     assert fam.type == "counter"
 

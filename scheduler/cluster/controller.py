@@ -21,15 +21,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from forecasts.forecast import Forecast
+from forecasts.providers.cache import FailureCounter
 from forecasts.providers.http import ProviderError
 from inputs.errors import InputError
-from scheduler.cluster.fleet import Fleet, read_fleet
+from scheduler.cluster.fleet import FINISHED, Fleet, read_fleet
 from scheduler.cluster.informer import Informer
 from scheduler.cluster.kube import ApiException, KubeApi
 from scheduler.cluster.leader import LeaseElector
 from scheduler.core.plan import Plan
+from scheduler.dr.exporter import DrMetrics
 from scheduler.dr.service import DrService
 from scheduler.extender.gates import GateDecision, decide, release_patch
+from scheduler.extender.pods import is_managed
 from scheduler.extender.service import Extender
 
 log = logging.getLogger("wattbit.cluster")
@@ -80,6 +83,10 @@ class Controller:
     max_plan_age: timedelta = timedelta(minutes=30)
     dry_run: bool = False
     """Plan, decide and write Events, but never patch pods."""
+    metrics: DrMetrics | None = None
+    """Where pod counts and provider failures are published after each step."""
+    failures: FailureCounter | None = None
+    """The forecast providers' failure counts."""
     armed: bool = False
     """True once this replica, leading, has run a whole step (a plan, or fail-open)."""
     plan_failures: int = 0
@@ -106,8 +113,24 @@ class Controller:
         settled = self._dirty_at is not None and mono - self._dirty_at >= self.debounce_s
         if due or settled:
             self.replan()
-        self.reconcile_gates()
+        decisions = self.reconcile_gates()
         self.armed = True
+        if self.metrics is not None:
+            self.metrics.update_counts(self.pod_counts(decisions), self.provider_failures())
+
+    def pod_counts(self, decisions: list[GateDecision]) -> dict[str, int]:
+        """managed: unfinished pods with the managed label; held: pods our gate holds now."""
+        label = self.extender.managed_label
+        managed = sum(is_managed(p, label) for p in self.pods.snapshot().values()
+                      if (p.get("status") or {}).get("phase") not in FINISHED)
+        return {"managed": managed, "held": sum(not d.release for d in decisions)}
+
+    def provider_failures(self) -> dict[str, int]:
+        """Failures per provider since start."""
+        out: dict[str, int] = {}
+        for (provider, _reason), n in (self.failures.counts if self.failures else {}).items():
+            out[provider] = out.get(provider, 0) + n
+        return out
 
     def fleet(self, now: datetime) -> Fleet:
         """The configured sites with the cluster's free GPUs, and the managed jobs, now."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 
@@ -84,6 +84,11 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...], str]] = {
         "gauge", ("region",),
         "Age of the region's forecast at the snapshot time (snapshot time - issued_at), "
         "seconds (NaN when the issue time is unknown)."),
+    "wattbit_pods": (
+        "gauge", ("state",),
+        "Pods wattbit manages in the cluster (wattbit serve), by state: managed = every "
+        "unfinished pod with the managed label; held = waiting at wattbit's scheduling gate "
+        "for its planned start."),
     "wattbit_snapshot_timestamp_seconds": (
         "gauge", (), "The moment the published figures describe, Unix time, seconds."),
 }
@@ -116,6 +121,8 @@ class Snapshot:
     capacity: tuple[Capacity, ...] = ()
     forecasts: Mapping[str, Forecast] = field(default_factory=dict)
     provider_failures: Mapping[str, int] = field(default_factory=dict)
+    pods: Mapping[str, int] = field(default_factory=dict)
+    """Pod counts by state (`managed`, `held`); empty outside a cluster."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "at", _utc(self.at, "at"))
@@ -129,6 +136,11 @@ class Snapshot:
             if v < 0:
                 raise InputError("Snapshot", f"provider_failures[{k}]", v, "must be ≥ 0")
         object.__setattr__(self, "provider_failures", MappingProxyType(failures))
+        pods = {str(k): int(v) for k, v in self.pods.items()}
+        for k, v in pods.items():
+            if v < 0:
+                raise InputError("Snapshot", f"pods[{k}]", v, "must be ≥ 0")
+        object.__setattr__(self, "pods", MappingProxyType(pods))
 
 
 def current_capacity(rows: Iterable[Capacity], at: pd.Timestamp) -> list[Capacity]:
@@ -213,6 +225,8 @@ def _rows(snap: Snapshot) -> dict[str, _Rows]:
     for provider in sorted(snap.provider_failures):
         out["wattbit_provider_failures_total"].append(
             ((provider,), float(snap.provider_failures[provider])))
+    for state in sorted(snap.pods):
+        out["wattbit_pods"].append(((state,), float(snap.pods[state])))
     out["wattbit_snapshot_timestamp_seconds"].append(((), at.timestamp()))
     return {name: tuple(rows) for name, rows in out.items()}
 
@@ -255,6 +269,13 @@ class DrMetrics(Collector):
             raise TypeError(f"DrMetrics.update wants a Snapshot, got {type(snap).__name__}")
         self._state = (snap, MappingProxyType(_rows(snap)))
 
+    def update_counts(self, pods: Mapping[str, int],
+                      provider_failures: Mapping[str, int]) -> None:
+        """Publish new pod counts and provider-failure totals with the figures in place
+        (before the first plan: with nothing else)."""
+        snap = self.snapshot or Snapshot(at=pd.Timestamp.now(tz=UTC))
+        self.update(replace(snap, pods=pods, provider_failures=provider_failures))
+
     def describe(self) -> Iterator[Metric]:
         """The families (without samples), for the registry's name-clash check."""
         for name in FAMILIES:
@@ -274,13 +295,19 @@ def publisher(metrics: DrMetrics, service: DrService) -> Callable[[Current], Non
     ΔkW when computed (in a thread: queries take seconds)."""
     def publish(cur: Current) -> None:
         at, forecasts = cur.plan.slot_starts[0], service.forecasts
-        metrics.update(Snapshot(at=at, plan=cur.plan, forecasts=forecasts))
+
+        def counts() -> dict[str, Mapping[str, int]]:  # kept from the snapshot in place
+            prev = metrics.snapshot
+            return {} if prev is None else {"pods": prev.pods,
+                                            "provider_failures": prev.provider_failures}
+
+        metrics.update(Snapshot(at=at, plan=cur.plan, forecasts=forecasts, **counts()))
 
         def with_capacity() -> None:
             rows = service.capacity_now(WINDOW_MINUTES)
             if service.current is cur:  # not superseded meanwhile
                 metrics.update(Snapshot(at=at, plan=cur.plan, capacity=tuple(rows),
-                                        forecasts=forecasts))
+                                        forecasts=forecasts, **counts()))
 
         threading.Thread(target=with_capacity, daemon=True).start()
 
