@@ -120,8 +120,10 @@ def test_gates_held_then_released_with_events_and_a_lease(cluster, k8s_fixtures:
     api.core.create_namespaced_pod(ns, gated(fixture_pod, "train-a"), _preload_content=False)
     bad = gated(fixture_pod, "train-bad", **{"wattbit.io/expected-duration": "six hours"})
     api.core.create_namespaced_pod(ns, bad, _preload_content=False)
-    wait_for(lambda: len(pods.snapshot()) == 2 and len(nodes.snapshot()) == 4,
-             "the informers to see 2 pods and 4 nodes")
+    mars = gated(fixture_pod, "train-mars", **{"wattbit.io/allowed-sites": "mars"})
+    api.core.create_namespaced_pod(ns, mars, _preload_content=False)
+    wait_for(lambda: len(pods.snapshot()) == 3 and len(nodes.snapshot()) == 4,
+             "the informers to see 3 pods and 4 nodes")
     assert pods.relists >= 2  # the scripted 410 Gone made it list again, and it went on
 
     clock = Clock(NOW)
@@ -130,7 +132,7 @@ def test_gates_held_then_released_with_events_and_a_lease(cluster, k8s_fixtures:
     a.step()
     assert a.ready() and a.extender.plan is not None
     text = generate_latest(a.metrics.registry).decode()
-    assert 'wattbit_pods{state="managed"} 2.0' in text  # the malformed one carries the label
+    assert 'wattbit_pods{state="managed"} 3.0' in text  # the bad ones carry the label too
     assert 'wattbit_pods{state="held"} 1.0' in text
     lease = objects(emu, "leases")[0]
     assert lease["spec"]["holderIdentity"] == "wattbit-a"
@@ -147,6 +149,12 @@ def test_gates_held_then_released_with_events_and_a_lease(cluster, k8s_fixtures:
         "message"]
     bad_now = next(p for p in objects(emu, "pods") if p["metadata"]["name"] == "train-bad")
     assert [g["name"] for g in bad_now["spec"]["schedulingGates"]] == [KUEUE]
+    # a job the planner refuses (no such site) is left out, said so, and released: the
+    # others are still planned
+    refused = [e for e in events_on(emu, "train-mars") if e["reason"] == "NotPlanned"]
+    assert refused and "mars" in refused[0]["message"] and refused[0]["type"] == "Warning"
+    mars_now = next(p for p in objects(emu, "pods") if p["metadata"]["name"] == "train-mars")
+    assert [g["name"] for g in mars_now["spec"]["schedulingGates"]] == [KUEUE]
 
     a.step()  # the same decision again: no second Event
     assert len([e for e in events_on(emu, "train-a") if e["reason"] == "Held"]) == 1

@@ -147,9 +147,8 @@ class Controller:
             fleet = self.fleet(now)
             self._report_malformed(fleet, now)
             forecasts = self.forecasts(now)
-            self.dr.set_state(fleet.sites, fleet.jobs, forecasts, now)
             self.extender.forecasts = forecasts
-            plan = self.dr.replan().plan
+            plan = self._plan_without_bad_jobs(fleet, forecasts, now)
         except (InputError, ProviderError, OSError, ValueError, RuntimeError) as err:
             self.plan_failures += 1
             log.warning("re-plan failed (%s); the last plan stays until it is stale", err)
@@ -158,6 +157,30 @@ class Controller:
         log.info("plan %s: %d jobs, %s, gap %.3g", plan.made_at.isoformat(), len(plan.jobs),
                  plan.method, plan.gap)
         return plan
+
+    def _plan_without_bad_jobs(self, fleet: Fleet, forecasts: Mapping[str, Forecast],
+                               now: datetime) -> Plan:
+        """Plan the fleet; a job the planner refuses (an allowed site that names no site, a
+        running site it may not use) is left out with a Warning Event on its pods — its gated
+        pods are then released (fail-open) — instead of stopping every plan."""
+        left_out: set[str] = set()
+        pods = self.pods.snapshot()
+        while True:
+            jobs = [j for j in fleet.jobs if j.id not in left_out]
+            self.dr.set_state(fleet.sites, jobs, forecasts, now)
+            try:
+                return self.dr.replan().plan
+            except InputError as err:
+                bad = err.source.removeprefix("job ")
+                if bad == err.source or bad not in {j.id for j in jobs}:
+                    raise
+                left_out.add(bad)
+                log.warning("job %s left out of the plan: %s", bad, err)
+                for name in fleet.pods_of_job.get(bad, ()):
+                    if name in pods:
+                        self._event_once(pods[name], "NotPlanned",
+                                         f"{err}; scheduled as an unmanaged pod", now,
+                                         warning=True)
 
     def reconcile_gates(self) -> list[GateDecision]:
         """Decide every pod carrying our gate; release or hold, with an Event each."""
