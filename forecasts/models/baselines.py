@@ -1,4 +1,5 @@
-"""Baseline forecasts: seasonal-naive (same slot a day / a week earlier) and persistence.
+"""Baseline forecasts: seasonal-naive (same slot a day / a week earlier), persistence and
+climatology (per JST month and time of day, from the training history).
 
 Both respect the issue rule: a day-ahead forecast issued at 10:00 JST can only copy slots
 observed by then, so "same slot one day ago" means the latest *observed* day (two days back
@@ -9,11 +10,13 @@ quantiles calibrated on its own past errors so pinball losses compare like with 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from forecasts.models.features import (
+    CURTAILED_MW,
     DAY_AHEAD,
     JST,
     IssueRule,
@@ -73,3 +76,54 @@ def residual_quantiles(point_train: pd.Series, actual_train: pd.Series, point: p
     out = pd.DataFrame(cols, index=point.index)
     ordered = np.sort(out.to_numpy(), axis=1)
     return pd.DataFrame(ordered, index=out.index, columns=out.columns)
+
+
+@dataclass(frozen=True)
+class Climatology:
+    """Per (JST month, time of day) statistics of a target over a training history.
+
+    `table` columns: `mean`, quantile columns (`p10` …) and `p_event` (share of slots with
+    the target above `CURTAILED_MW`); `by_slot` is the same per time of day only, used for
+    months the history lacks.
+    """
+
+    target: str
+    table: pd.DataFrame
+    by_slot: pd.DataFrame
+
+
+def _slot_keys(index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    jst = index.tz_convert(JST)
+    return jst.month.to_numpy(), jst.hour.to_numpy() * 60 + jst.minute.to_numpy()
+
+
+def fit_climatology(history: pd.DataFrame, target: str,
+                    quantiles: Sequence[float] = DEFAULT_QUANTILES) -> Climatology:
+    """Climatology of `target` from a tidy history (slots with a missing target skipped)."""
+    frame = regular_frame(add_targets(history))
+    y = frame[target].dropna()
+    if y.empty:
+        raise InputError("climatology", "history", 0, f"no {target} values")
+    month, minute = _slot_keys(pd.DatetimeIndex(y.index))
+    data = pd.DataFrame({"y": y.to_numpy(), "month": month, "minute": minute})
+
+    def stats(keys: list[str]) -> pd.DataFrame:
+        grouped = data.groupby(keys)["y"]
+        cols = {"mean": grouped.mean(), "p_event": grouped.apply(
+            lambda s: float((s > CURTAILED_MW).mean()))}
+        for q in quantiles:
+            cols[quantile_column(q)] = grouped.quantile(q)
+        return pd.DataFrame(cols)
+
+    return Climatology(target=target, table=stats(["month", "minute"]),
+                       by_slot=stats(["minute"]))
+
+
+def climatology_forecast(clim: Climatology, index: pd.DatetimeIndex) -> pd.DataFrame:
+    """The climatology's columns for each slot of `index` (month missing → time of day)."""
+    month, minute = _slot_keys(index)
+    keyed = clim.table.reindex(pd.MultiIndex.from_arrays([month, minute]))
+    fallback = clim.by_slot.reindex(minute)
+    out = keyed.to_numpy()
+    out = np.where(np.isnan(out), fallback.to_numpy(), out)
+    return pd.DataFrame(out, index=index, columns=clim.table.columns)

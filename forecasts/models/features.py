@@ -15,13 +15,15 @@ import pandas as pd
 
 from forecasts.carbon.emission_factors import EmissionFactors, default_factors
 from forecasts.carbon.intensity import average_intensity
+from forecasts.models.calendar import is_long_break, is_off_day
 from forecasts.synthetic.clearsky import clearsky_irradiance
-from forecasts.synthetic.grid import is_off_day
 from inputs.errors import InputError
 
 JST = "Asia/Tokyo"
 TARGETS = ("curtailment_mw", "carbon_gco2_per_kwh")
 """Forecastable targets (columns added by `add_targets`)."""
+CURTAILED_MW = 1.0
+"""A slot with more curtailment than this is a curtailment event, MW."""
 
 
 @dataclass(frozen=True)
@@ -124,53 +126,145 @@ def last_observed(series: pd.Series, rule: IssueRule, minutes: int) -> pd.Series
 
 
 def window_before_issue(series: pd.Series, rule: IssueRule, minutes: int,
-                        how: str) -> pd.Series:
-    """`how` ('max' or 'mean') of the 24 h that ended at the issue time."""
-    per_day = 24 * 60 // minutes
-    rolled = series.rolling(per_day, min_periods=per_day // 2).agg(how)
+                        how: str, days: float = 1.0) -> pd.Series:
+    """`how` ('max', 'mean', 'sum') of the `days` × 24 h that ended at the issue time."""
+    n = max(1, round(days * 24 * 60 / minutes))
+    rolled = series.rolling(n, min_periods=max(1, n // 2)).agg(how)
     return last_observed(rolled, rule, minutes)
 
 
-def build_features(frame: pd.DataFrame, target: str, rule: IssueRule) -> pd.DataFrame:
+def same_slot_mean(series: pd.Series, rule: IssueRule, minutes: int,
+                   days: int = 7) -> pd.Series:
+    """Mean of the same slot over the latest `days` days observed at issue time (NaNs
+    skipped; NaN when none was observed)."""
+    per_day = 24 * 60 // minutes
+    total = pd.Series(0.0, index=series.index)
+    count = pd.Series(0.0, index=series.index)
+    for j in range(days):
+        lagged = latest_same_slot(series.shift(j * per_day), rule, minutes)
+        total += lagged.fillna(0.0)
+        count += lagged.notna()
+    return total / count.where(count > 0)
+
+
+def build_features(frame: pd.DataFrame, target: str, rule: IssueRule,
+                   exogenous: pd.DataFrame | None = None) -> pd.DataFrame:
     """Feature table (index = slot start UTC) for forecasting `target` under `rule`.
 
     `frame` comes from `regular_frame` (with `add_targets` columns). Calendar and clear-sky
-    features are known in advance; all data features are lagged to the issue time.
+    features are known in advance; every data feature is lagged to the issue time (the
+    same slot on the latest observed days, or windows that end at the issue time).
+    Columns prefixed `y_` are values of the target itself.
+
+    `exogenous` (index = slot start UTC, numeric columns) adds forecasts made by others for
+    the slots, e.g. a TSO's day-ahead solar forecast, as `exo_<column>`: the caller vouches
+    that each value was published before the slot's issue time.
     """
     if target not in frame.columns:
         raise InputError("history", "target", target, f"not a column (targets: {TARGETS})")
     minutes = int(frame.attrs["slot_minutes"])
     idx = pd.DatetimeIndex(frame.index)
+    ghi = pd.Series(clearsky_irradiance(str(frame.attrs["area"]), idx, minutes)[
+        "ghi_w_per_m2"].to_numpy(), index=idx)
+    feats = _calendar(idx, rule, minutes)
+    feats["clearsky_ghi_w_per_m2"] = ghi.to_numpy()
+    feats.update(_target_lags(frame[target], target, rule, minutes))
+    feats.update(_grid_lags(frame, ghi, rule, minutes))
+    for other in TARGETS:
+        if other != target and other in frame.columns:
+            feats[f"{other}_same_slot"] = latest_same_slot(frame[other], rule, minutes)
+    if exogenous is not None:
+        aligned = exogenous.set_axis(pd.DatetimeIndex(exogenous.index).tz_convert("UTC")
+                                     .as_unit("ns")).reindex(idx)
+        feats.update({f"exo_{c}": aligned[c] for c in aligned.columns})
+    return pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in feats.items()}, index=idx)
+
+
+def _calendar(idx: pd.DatetimeIndex, rule: IssueRule, minutes: int) -> dict[str, object]:
+    """Features known years ahead: time of day, season, Japanese off days, lead time."""
     jst = idx.tz_convert(JST)
     doy = jst.day_of_year.to_numpy()
-    sky = clearsky_irradiance(str(frame.attrs["area"]), idx, minutes)
-    ghi = pd.Series(sky["ghi_w_per_m2"].to_numpy(), index=idx)
-    y = frame[target]
-    feats = {
+    off = is_off_day(jst)
+    per_day = 24 * 60 // minutes
+    ref_off = latest_same_slot(pd.Series(off.astype(float), index=idx), rule, minutes)
+    return {
         "hour_jst": jst.hour.to_numpy() + jst.minute.to_numpy() / 60.0,
         "doy_sin": np.sin(2 * np.pi * doy / 365.25),
         "doy_cos": np.cos(2 * np.pi * doy / 365.25),
-        "off_day": is_off_day(jst).astype(float),
-        "clearsky_ghi_w_per_m2": ghi.to_numpy(),
+        "day_of_week": jst.day_of_week.to_numpy(),
+        "off_day": off.astype(float),
+        "long_break": is_long_break(jst).astype(float),
+        # Was the day the lagged features copy an off day too? (computed from the calendar,
+        # so it is defined even where the series starts)
+        "ref_off_day": ref_off.fillna(pd.Series(off.astype(float), index=idx).shift(
+            per_day)).to_numpy(),
         "lead_h": (idx - issue_times(idx, rule)) / pd.Timedelta(hours=1),
+    }
+
+
+def _target_lags(y: pd.Series, target: str, rule: IssueRule,
+                 minutes: int) -> dict[str, object]:
+    """The target's own recent values, all observed by the issue time."""
+    feats: dict[str, object] = {
         "y_same_slot": latest_same_slot(y, rule, minutes),
+        "y_same_slot_7d": same_slot_mean(y, rule, minutes, 7),
         "y_week_ago": same_slot_weeks_ago(y, rule, minutes),
         "y_last": last_observed(y, rule, minutes),
         "y_max_24h": window_before_issue(y, rule, minutes, "max"),
         "y_mean_24h": window_before_issue(y, rule, minutes, "mean"),
+        "y_mean_7d": window_before_issue(y, rule, minutes, "mean", days=7),
     }
-    if "demand_mw" in frame.columns:
+    if target == "curtailment_mw":
+        event = (y > CURTAILED_MW).astype(float).where(y.notna())
+        feats["curtailed_share_7d"] = window_before_issue(event, rule, minutes, "mean", 7)
+        feats["curtailed_same_slot_share_7d"] = same_slot_mean(event, rule, minutes, 7)
+        feats["curtailed_days_ago"] = _days_since(event, rule, minutes)
+    return feats
+
+
+def _days_since(event: pd.Series, rule: IssueRule, minutes: int,
+                cap_days: float = 30.0) -> pd.Series:
+    """Days from the last event slot to the issue time (`cap_days` when none in the cap)."""
+    times = pd.Series(np.where(event.to_numpy() > 0, event.index.asi8, np.nan),
+                      index=event.index).ffill()
+    seen = last_observed(times, rule, minutes)
+    issued = issue_times(pd.DatetimeIndex(event.index), rule).asi8
+    days = (issued - seen.to_numpy()) / (86_400 * 1e9)
+    return pd.Series(np.minimum(np.nan_to_num(days, nan=cap_days), cap_days),
+                     index=event.index)
+
+
+def _grid_lags(frame: pd.DataFrame, ghi: pd.Series, rule: IssueRule,
+               minutes: int) -> dict[str, object]:
+    """Demand, solar fleet, nuclear and exchange levels observed by the issue time."""
+    per_day = 24 * 60 // minutes
+    cols = set(frame.columns)
+    feats: dict[str, object] = {}
+    if "demand_mw" in cols:
         demand = frame["demand_mw"]
         feats["demand_same_slot_mw"] = latest_same_slot(demand, rule, minutes)
         feats["demand_week_ago_mw"] = same_slot_weeks_ago(demand, rule, minutes)
-    if {"solar_mw", "solar_curtailed_mw"} <= set(frame.columns):
-        # Yesterday's cloudiness: available solar per unit of clear-sky irradiance.
+        feats["demand_mean_7d_mw"] = window_before_issue(demand, rule, minutes, "mean", 7)
+    if {"solar_mw", "solar_curtailed_mw"} <= cols:
         avail = frame["solar_mw"] + frame["solar_curtailed_mw"].fillna(0.0)
-        ratio = avail.rolling(24 * 60 // minutes, min_periods=1).sum() / ghi.rolling(
-            24 * 60 // minutes, min_periods=1).sum().where(lambda s: s > 0)
+        sunny = ghi.where(ghi > 0)
+        # Yesterday's cloudiness: available solar per unit of clear-sky irradiance.
+        ratio = avail.rolling(per_day, min_periods=1).sum() / sunny.rolling(
+            per_day, min_periods=1).sum()
         feats["solar_per_ghi_24h"] = last_observed(ratio, rule, minutes)
-    for other in TARGETS:
-        if other != target and other in frame.columns:
-            feats[f"{other}_same_slot"] = latest_same_slot(frame[other], rule, minutes)
-    out = pd.DataFrame({k: np.asarray(v, dtype=float) for k, v in feats.items()}, index=idx)
-    return out
+        # Fleet size: the best available-solar / clear-sky ratio of 30 days (MW per W/m²)
+        # of slots with real sun, times tomorrow's clear-sky irradiance.
+        fleet = (avail / ghi.where(ghi > 200.0)).rolling(30 * per_day, min_periods=1).quantile(0.95)
+        fleet_seen = last_observed(fleet, rule, minutes)
+        solar_clearsky = fleet_seen * ghi
+        feats["solar_clearsky_mw"] = solar_clearsky
+        if "demand_mw" in cols:
+            others = frame.reindex(columns=["nuclear_mw", "geothermal_mw", "biomass_mw",
+                                            "hydro_mw"]).sum(axis=1, min_count=1)
+            must_run = window_before_issue(others, rule, minutes, "mean")
+            feats["surplus_clearsky_mw"] = (solar_clearsky + must_run.fillna(0.0)
+                                            - feats["demand_same_slot_mw"])
+    for col in ("nuclear_mw", "interconnection_mw"):
+        if col in cols:
+            feats[f"{col[:-3]}_last_mw"] = last_observed(frame[col], rule, minutes)
+    return feats

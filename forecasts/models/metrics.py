@@ -1,7 +1,7 @@
-"""Forecast error metrics: mean absolute error and pinball (quantile) loss.
+"""Forecast error metrics: MAE, pinball (quantile) loss, and scores of event forecasts.
 
-Both take actual and predicted values in the target's unit (MW or gCO2/kWh) and ignore
-slots where either is missing (NaN). Lower is better.
+Value metrics take actual and predicted values in the target's unit (MW or gCO2/kWh) and
+ignore slots where either is missing (NaN). Lower is better.
 """
 
 from __future__ import annotations
@@ -54,3 +54,56 @@ def quantile_scores(actual: ArrayLike, predictions: pd.DataFrame) -> dict[str, f
         scores[f"pinball_{col}"] = pinball_loss(actual, predictions[col], int(col[1:]) / 100)
     scores["pinball_mean"] = float(np.mean(list(scores.values())))
     return scores
+
+
+def energy_weighted_mae(actual_mw: ArrayLike, predicted_mw: ArrayLike) -> float:
+    """MAE weighted by the actual amount, MW: Σ a·|a − p| / Σ a.
+
+    The error where the energy is (heavily curtailed slots count most); false alarms on
+    slots with nothing curtailed weigh nothing here and are counted by `event_scores`.
+    """
+    a, p = _pair(actual_mw, predicted_mw)
+    if a.sum() <= 0:
+        return float("nan")
+    return float(np.sum(a * np.abs(a - p)) / np.sum(a))
+
+
+def event_scores(observed: ArrayLike, forecast: ArrayLike) -> dict[str, float]:
+    """Categorical scores of yes/no event forecasts (booleans, NaN-free).
+
+    `hit_rate` = hits / observed events (probability of detection);
+    `false_alarm_ratio` = false alarms / forecast events (share of warnings that were wrong);
+    `false_alarm_rate` = false alarms / observed non-events (probability of false detection).
+    NaN where the denominator is 0.
+    """
+    o = np.asarray(observed, dtype=bool)
+    f = np.asarray(forecast, dtype=bool)
+    if o.shape != f.shape:
+        raise InputError("metrics", "shape", (o.shape, f.shape), "observed and forecast differ")
+    hits, alarms = int(np.sum(o & f)), int(np.sum(~o & f))
+
+    def ratio(num: int, den: int) -> float:
+        return num / den if den else float("nan")
+
+    return {"hit_rate": ratio(hits, int(o.sum())),
+            "false_alarm_ratio": ratio(alarms, int(f.sum())),
+            "false_alarm_rate": ratio(alarms, int((~o).sum())),
+            "events": float(o.sum()), "forecast_events": float(f.sum())}
+
+
+def brier_score(observed: ArrayLike, probability: ArrayLike) -> float:
+    """Mean squared error of event probabilities against 0/1 outcomes (lower is better)."""
+    o, p = _pair(np.asarray(observed, dtype=float), probability)
+    if np.any((p < 0) | (p > 1)):
+        raise InputError("metrics", "probability", float(p.min()), "must be in [0, 1]")
+    return float(np.mean((p - o) ** 2))
+
+
+def reliability(observed: ArrayLike, probability: ArrayLike, bins: int = 10) -> pd.DataFrame:
+    """Reliability table: per probability bin, mean forecast, observed frequency, count."""
+    o, p = _pair(np.asarray(observed, dtype=float), probability)
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    frame = pd.DataFrame({"bin": which, "forecast": p, "observed": o})
+    return frame.groupby("bin").agg(forecast=("forecast", "mean"),
+                                    observed=("observed", "mean"),
+                                    count=("observed", "size"))

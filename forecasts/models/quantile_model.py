@@ -1,17 +1,19 @@
-"""Quantile gradient boosting for curtailment (MW) and carbon intensity (gCO2/kWh).
+"""Quantile forecasts of curtailment (MW) and carbon intensity (gCO2/kWh) per area.
 
-Features: the leakage-free table of `forecasts.models.features` (calendar, clear-sky
-GHI, lagged target, demand and solar). Two forms, both scikit-learn histogram boosting:
+Features: the leakage-free table of `forecasts.models.features` (calendar with Japanese
+holidays, clear-sky GHI, the target's recent values, demand, solar fleet, nuclear). Two
+forms, both scikit-learn histogram boosting on one thread:
 
-* direct (carbon): one `HistGradientBoostingRegressor(loss="quantile")` per quantile;
-* hurdle (curtailment, zero most of the time): a classifier for P(curtailment > 0) and
-  quantile regressors of the amount on curtailed slots at `CONDITIONAL_LEVELS`; the
-  unconditional q-quantile is 0 when q ≤ 1 − P, else the conditional quantile at
-  (q − (1 − P)) / P (linear between levels). A direct quantile booster on a target that is
-  0 in ~90 % of slots learns almost nothing (its p90 stays at 0) — hence this form.
+* relative (carbon): one `HistGradientBoostingRegressor(loss="quantile")` per quantile of
+  the *change* from a reference — the mean of the same slot over the latest 7 observed
+  days — with the target's own lagged values also taken relative to it. A level learnt
+  from training years does not transfer when the mix shifts (Kyushu's nuclear fleet ran
+  ~1 GW more in 2023 than in 2022); a change from the recent level does.
+* hurdle (curtailment, zero most of the time): `forecasts.models.hurdle`, an event
+  probability times the amount given curtailment, with p10/p50/p90 that reach zero.
 
-Trains in seconds on one core for a year of hourly slots. Predictions are non-negative and
-sorted so that p10 ≤ p50 ≤ p90.
+Trains in seconds for a year of hourly slots. Predictions are non-negative and sorted so
+that p10 ≤ p50 ≤ p90.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from threadpoolctl import threadpool_limits
+from sklearn.ensemble import HistGradientBoostingRegressor
 
 from forecasts.forecast import Forecast
+from forecasts.models.boosting import ModelConfig, limited_threads, quantile_regressor
 from forecasts.models.features import (
     DAY_AHEAD,
     TARGETS,
@@ -36,29 +38,23 @@ from forecasts.models.features import (
     issue_times,
     regular_frame,
 )
+from forecasts.models.hurdle import (
+    EVENT_CONFIG,
+    Hurdle,
+    event_probability,
+    fit_hurdle,
+    hurdle_quantiles,
+)
 from inputs.errors import InputError
+
+__all__ = ["DEFAULT_QUANTILES", "ModelConfig", "QuantileModel", "fit_quantile_model",
+           "predict", "predict_event_probability", "quantile_column", "to_forecast"]
 
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 HURDLE_TARGETS = ("curtailment_mw",)
-"""Targets modelled as P(> 0) × conditional amount."""
-POSITIVE_MW = 1.0
-"""Curtailment above this counts as 'curtailed' for the hurdle classifier, MW."""
-CONDITIONAL_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
-"""Quantile levels of the amount given curtailment."""
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Gradient-boosting settings (sklearn names)."""
-
-    max_iter: int = 200
-    learning_rate: float = 0.05
-    max_leaf_nodes: int = 31
-    min_samples_leaf: int = 40
-    l2_regularization: float = 0.0
-    seed: int = 0
-    threads: int = 1
-    """OpenMP threads per fit; 1 avoids spin-wait slowdowns on shared small machines."""
+"""Targets modelled as P(event) × conditional amount."""
+REFERENCES = ("y_same_slot_7d", "y_same_slot", "y_last")
+"""Reference of the relative form: the first of these features that is known per slot."""
 
 
 @dataclass(frozen=True)
@@ -71,10 +67,14 @@ class QuantileModel:
     slot_minutes: int
     quantiles: tuple[float, ...]
     feature_names: tuple[str, ...]
+    """Columns of `build_features` the model was trained on (before the relative shift)."""
     regressors: dict[float, HistGradientBoostingRegressor] = field(repr=False)
-    """Direct: one per output quantile. Hurdle: one per `CONDITIONAL_LEVELS` level."""
-    classifier: HistGradientBoostingClassifier | None = field(default=None, repr=False)
-    """Hurdle form only: P(target > `POSITIVE_MW`)."""
+    """Relative form: one per output quantile (empty for the hurdle form)."""
+    hurdle: Hurdle | None = field(default=None, repr=False)
+    """Hurdle form only."""
+    event_threshold: float = 0.5
+    """Hurdle form: a slot is forecast to curtail when its event probability reaches this
+    (set from a validation period, e.g. `forecasts.models.backtest.choose_threshold`)."""
 
 
 def quantile_column(q: float) -> str:
@@ -84,11 +84,17 @@ def quantile_column(q: float) -> str:
 
 def fit_quantile_model(history: pd.DataFrame, target: str, rule: IssueRule = DAY_AHEAD,
                        quantiles: Sequence[float] = DEFAULT_QUANTILES,
-                       config: ModelConfig | None = None) -> QuantileModel:
-    """Fit one booster per quantile on a tidy history of one area.
+                       config: ModelConfig | None = None,
+                       event_config: ModelConfig | None = None,
+                       exogenous: pd.DataFrame | None = None) -> QuantileModel:
+    """Fit the model of `target` on a tidy history of one area.
 
+    `config` sets the quantile regressors, `event_config` the hurdle's event classifier
+    (default `forecasts.models.hurdle.EVENT_CONFIG`). `exogenous`: forecasts by others as
+    extra features (`build_features`); `predict` then needs them too.
     `target` is `curtailment_mw` or `carbon_gco2_per_kwh` (added by `add_targets` if absent).
-    Slots with an unknown target are skipped.
+    Slots with an unknown target are skipped. Raises `InputError` when the history is too
+    short, or (curtailment) has too few curtailed slots to learn from.
     """
     if target not in TARGETS:
         raise InputError("quantile model", "target", target, f"must be one of {TARGETS}")
@@ -97,112 +103,110 @@ def fit_quantile_model(history: pd.DataFrame, target: str, rule: IssueRule = DAY
         raise InputError("quantile model", "quantiles", list(quantiles), "each in (0, 1)")
     cfg = config or ModelConfig()
     frame = regular_frame(add_targets(history))
-    feats = build_features(frame, target, rule)
+    feats = build_features(frame, target, rule, exogenous)
     y = frame[target].to_numpy(dtype=float)
-    use = forecastable(feats.index, rule) & np.isfinite(y)
-    if use.sum() < 48:
-        raise InputError("quantile model", "history", int(use.sum()), "too few slots to fit")
-    x, target_values = feats.to_numpy()[use], y[use]
-    classifier = None
+    use = forecastable(pd.DatetimeIndex(feats.index), rule) & np.isfinite(y)
+    hurdle, regressors = None, {}
     if target in HURDLE_TARGETS:
-        positive = target_values > POSITIVE_MW
-        if positive.sum() < 20 or positive.all():
-            raise InputError("quantile model", "history", int(positive.sum()),
-                             f"too few slots with {target} > {POSITIVE_MW} MW to fit")
-        classifier = HistGradientBoostingClassifier(
-            max_iter=cfg.max_iter, learning_rate=cfg.learning_rate,
-            max_leaf_nodes=cfg.max_leaf_nodes, min_samples_leaf=cfg.min_samples_leaf,
-            l2_regularization=cfg.l2_regularization, random_state=cfg.seed)
-        with threadpool_limits(cfg.threads):
-            classifier.fit(x, positive)
-        x, target_values = x[positive], target_values[positive]
-        levels = CONDITIONAL_LEVELS
+        if use.sum() < 48:
+            raise InputError("quantile model", "history", int(use.sum()), "too few slots to fit")
+        hurdle = fit_hurdle(feats.to_numpy()[use], y[use], cfg, event_config or EVENT_CONFIG)
     else:
-        levels = qs
-    regressors = {}
-    for q in levels:
-        reg = HistGradientBoostingRegressor(
-            loss="quantile", quantile=q, max_iter=cfg.max_iter,
-            learning_rate=cfg.learning_rate, max_leaf_nodes=cfg.max_leaf_nodes,
-            min_samples_leaf=min(cfg.min_samples_leaf, max(5, len(x) // 20)),
-            l2_regularization=cfg.l2_regularization, random_state=cfg.seed)
-        with threadpool_limits(cfg.threads):
-            reg.fit(x, target_values)
-        regressors[q] = reg
+        x, ref = _relative(feats)
+        use &= np.isfinite(ref)
+        if use.sum() < 48:
+            raise InputError("quantile model", "history", int(use.sum()), "too few slots to fit")
+        with limited_threads(cfg.threads):
+            for q in qs:
+                reg = quantile_regressor(cfg, q, int(use.sum()))
+                regressors[q] = reg.fit(x[use], y[use] - ref[use])
     return QuantileModel(area=str(frame.attrs["area"]), target=target, rule=rule,
                          slot_minutes=int(frame.attrs["slot_minutes"]), quantiles=qs,
                          feature_names=tuple(feats.columns), regressors=regressors,
-                         classifier=classifier)
+                         hurdle=hurdle)
+
+
+def _relative(feats: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(features with the target's own lags made relative to the reference, reference).
+
+    The reference's level itself is left out: trees cannot extrapolate a level they never
+    saw (a synthetic 450 → 330 gCO2/kWh shift left a +13 bias with it), and on Jul–Dec
+    2022 it made no difference (Kyushu pinball 9.27 with, 9.31 without)."""
+    ref = pd.Series(np.nan, index=feats.index)
+    for name in REFERENCES:
+        ref = ref.fillna(feats[name])
+    x = feats.copy()
+    own = [c for c in feats.columns if c.startswith("y_")]
+    x[own] = feats[own].sub(ref, axis=0)
+    return x.to_numpy(dtype=float), ref.to_numpy(dtype=float)
 
 
 def predict(model: QuantileModel, history: pd.DataFrame,
-            issued_at: datetime | None = None) -> pd.DataFrame:
+            issued_at: datetime | None = None,
+            exogenous: pd.DataFrame | None = None) -> pd.DataFrame:
     """Quantile forecasts (columns `p10`, `p50`, `p90` …, index = slot start UTC).
 
     With `issued_at` (tz-aware): the delivery day of the model's rule issued then (history
     after `issued_at` is ignored; the issue time must match the rule's hour). Without it:
     every forecastable slot of `history` (rolling evaluation; features only use data
-    observed before each slot's own issue time).
+    observed before each slot's own issue time). `exogenous` as given to the fit.
     """
-    if issued_at is None:
-        frame = regular_frame(add_targets(history))
-        feats = build_features(frame, model.target, model.rule)
-        feats = feats[forecastable(feats.index, model.rule)]
-        return _predict_features(model, feats)
-    issued = pd.Timestamp(issued_at)
-    if issued.tzinfo is None:
-        raise InputError("predict", "issued_at", str(issued_at), "must be tz-aware")
-    issued = issued.tz_convert("UTC").as_unit("ns")
-    day_start = (issued.tz_convert("Asia/Tokyo").normalize()
-                 + pd.Timedelta(days=model.rule.day_offset)).tz_convert("UTC")
-    day = pd.date_range(day_start, periods=24 * 60 // model.slot_minutes,
-                        freq=f"{model.slot_minutes}min", unit="ns")
-    if not (issue_times(day[:1], model.rule) == issued).all():
-        raise InputError("predict", "issued_at", issued.isoformat(),
-                         f"not the {model.rule.name} issue time of its delivery day")
-    past = history[pd.DatetimeIndex(history["time_utc"]) < issued]
-    if past.empty:
-        raise InputError("predict", "history", 0, f"no observations before {issued}")
-    frame = regular_frame(add_targets(past), end=day[-1] + pd.Timedelta(
-        minutes=model.slot_minutes))
-    feats = build_features(frame, model.target, model.rule).reindex(day)
-    feats = feats[forecastable(feats.index, model.rule)]
-    return _predict_features(model, feats)
-
-
-def _predict_features(model: QuantileModel, feats: pd.DataFrame) -> pd.DataFrame:
-    if tuple(feats.columns) != model.feature_names:
-        raise InputError("predict", "features", list(feats.columns),
-                         f"history lacks columns the model was trained with "
-                         f"({list(model.feature_names)})")
+    feats = _features(model, history, issued_at, exogenous)
     x = feats.to_numpy()
-    with threadpool_limits(1):
-        if model.classifier is None:
-            raw = np.column_stack([model.regressors[q].predict(x) for q in model.quantiles])
-        else:
-            p_pos = model.classifier.predict_proba(x)[:, 1]
-            levels = sorted(model.regressors)
-            cond = np.sort(np.column_stack([model.regressors[q].predict(x) for q in levels]),
-                           axis=1)
-            raw = np.column_stack([_hurdle_quantile(q, p_pos, np.asarray(levels), cond)
-                                   for q in model.quantiles])
+    if model.hurdle is not None:
+        raw = hurdle_quantiles(model.hurdle, x, model.quantiles)
+    else:
+        xr, ref = _relative(feats)
+        with limited_threads(1):
+            raw = np.column_stack([model.regressors[q].predict(xr) for q in model.quantiles])
+        raw = raw + ref[:, None]
     values = np.sort(np.clip(raw, 0.0, None), axis=1)  # both targets are ≥ 0
     cols = [quantile_column(q) for q in model.quantiles]
     return pd.DataFrame(values, index=feats.index, columns=cols)
 
 
-def _hurdle_quantile(q: float, p_pos: np.ndarray, levels: np.ndarray,
-                     cond: np.ndarray) -> np.ndarray:
-    """q-quantile of a mixture: 0 with prob 1 − p_pos, else the conditional quantiles `cond`
-    (rows = slots, columns = `levels`), linear between levels and flat beyond them."""
-    level = (q - (1.0 - p_pos)) / np.maximum(p_pos, 1e-9)
-    r = np.clip(level, levels[0], levels[-1])
-    hi = np.clip(np.searchsorted(levels, r, side="left"), 1, len(levels) - 1)
-    lo = hi - 1
-    w = (r - levels[lo]) / (levels[hi] - levels[lo])
-    rows = np.arange(len(r))
-    amount = cond[rows, lo] * (1.0 - w) + cond[rows, hi] * w
-    return np.where(level <= 0.0, 0.0, amount)
+def predict_event_probability(model: QuantileModel, history: pd.DataFrame,
+                              issued_at: datetime | None = None,
+                              exogenous: pd.DataFrame | None = None) -> pd.Series:
+    """P(curtailment > `CURTAILED_MW`) per slot (hurdle models; same slots as `predict`)."""
+    if model.hurdle is None:
+        raise InputError("predict", "model", model.target, "not an event (hurdle) model")
+    feats = _features(model, history, issued_at, exogenous)
+    return pd.Series(event_probability(model.hurdle, feats.to_numpy()), index=feats.index,
+                     name="p_event")
+
+
+def _features(model: QuantileModel, history: pd.DataFrame, issued_at: datetime | None,
+              exogenous: pd.DataFrame | None) -> pd.DataFrame:
+    """The feature rows of the slots to forecast (see `predict`)."""
+    if issued_at is None:
+        frame = regular_frame(add_targets(history))
+        feats = build_features(frame, model.target, model.rule, exogenous)
+        feats = feats[forecastable(pd.DatetimeIndex(feats.index), model.rule)]
+    else:
+        issued = pd.Timestamp(issued_at)
+        if issued.tzinfo is None:
+            raise InputError("predict", "issued_at", str(issued_at), "must be tz-aware")
+        issued = issued.tz_convert("UTC").as_unit("ns")
+        day_start = (issued.tz_convert("Asia/Tokyo").normalize()
+                     + pd.Timedelta(days=model.rule.day_offset)).tz_convert("UTC")
+        day = pd.date_range(day_start, periods=24 * 60 // model.slot_minutes,
+                            freq=f"{model.slot_minutes}min", unit="ns")
+        if not (issue_times(day[:1], model.rule) == issued).all():
+            raise InputError("predict", "issued_at", issued.isoformat(),
+                             f"not the {model.rule.name} issue time of its delivery day")
+        past = history[pd.DatetimeIndex(history["time_utc"]) < issued]
+        if past.empty:
+            raise InputError("predict", "history", 0, f"no observations before {issued}")
+        frame = regular_frame(add_targets(past), end=day[-1] + pd.Timedelta(
+            minutes=model.slot_minutes))
+        feats = build_features(frame, model.target, model.rule, exogenous).reindex(day)
+        feats = feats[forecastable(pd.DatetimeIndex(feats.index), model.rule)]
+    if tuple(feats.columns) != model.feature_names:
+        raise InputError("predict", "features", list(feats.columns),
+                         f"history lacks columns the model was trained with "
+                         f"({list(model.feature_names)})")
+    return feats
 
 
 def to_forecast(region: str, curtailment: pd.DataFrame, carbon: pd.DataFrame,
