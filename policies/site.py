@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from policies.battery import Battery
+
 
 @dataclass(frozen=True)
 class PueModel:
@@ -37,7 +39,8 @@ class Site:
     gpus: int
     """GPUs available to managed jobs."""
     power_cap_kw: float
-    """Cap on facility power (IT kW × PUE), kW."""
+    """Cap on facility power drawn from the grid (IT kW × PUE + battery charge − discharge),
+    kW."""
     pue: PueModel
     curtailment_share: float = 0.0
     """Fraction (0–1) of its region's curtailed power this site may absorb."""
@@ -50,3 +53,5 @@ class Site:
     """The default home site of jobs that name none."""
     node_selector: Mapping[str, str] = field(default_factory=dict)
     """Kubernetes node labels that identify this site's nodes."""
+    battery: Battery | None = None
+    """A stationary battery behind the site's meter (None: none)."""

@@ -1,5 +1,5 @@
 """Read `sites.yaml`: `sites:` list of `{id, region, gpus, power_cap_kw, pue,
-curtailment_share, certificate_share, residency, home, node_selector}`."""
+curtailment_share, certificate_share, residency, home, node_selector, battery}`."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from typing import Any
 
 from inputs.errors import InputError
 from inputs.yaml_file import load_yaml, number
+from policies.battery import Battery
 from policies.site import PueModel, Site
 
 SITE_KEYS = {"id", "region", "gpus", "power_cap_kw", "pue", "curtailment_share",
-             "certificate_share", "residency", "home", "node_selector"}
+             "certificate_share", "residency", "home", "node_selector", "battery"}
+BATTERY_KEYS = ("kwh", "kw", "efficiency", "min_soc", "initial_soc")
 
 
 def _pue(src: str, value: Any) -> PueModel:
@@ -28,6 +30,34 @@ def _pue(src: str, value: Any) -> PueModel:
             above_degc=number(src, "pue.above_degc", value.get("above_degc", 0.0)),
         )
     return PueModel(base=number(src, "pue", value, lo=1.0))
+
+
+def _battery(src: str, value: Any) -> Battery | None:
+    """`battery: {kwh, kw, efficiency, min_soc, initial_soc}` → `Battery` (null: none)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InputError(src, "battery", value, "must be a mapping {kwh, kw, efficiency, "
+                         "min_soc, initial_soc}")
+    unknown = set(value) - set(BATTERY_KEYS)
+    if unknown:
+        key = sorted(map(str, unknown))[0]
+        raise InputError(src, f"battery.{key}", value.get(key), "unknown key (kwh, kw, "
+                         "efficiency, min_soc, initial_soc)")
+    for key in ("kwh", "kw"):
+        if key not in value:
+            raise InputError(src, f"battery.{key}", None, "required")
+    kwh = number(src, "battery.kwh", value["kwh"], lo=0.0, lo_open=True)
+    kw = number(src, "battery.kw", value["kw"], lo=0.0)
+    efficiency = number(src, "battery.efficiency", value.get("efficiency", 0.9), lo=0.0,
+                        hi=1.0, lo_open=True)
+    min_soc = number(src, "battery.min_soc", value.get("min_soc", 0.0), lo=0.0, hi=1.0)
+    initial = number(src, "battery.initial_soc", value.get("initial_soc", max(0.5, min_soc)),
+                     lo=0.0, hi=1.0)
+    if initial < min_soc:
+        raise InputError(src, "battery.initial_soc", value.get("initial_soc"),
+                         f"must be ≥ battery.min_soc {min_soc:g}")
+    return Battery(kwh=kwh, kw=kw, efficiency=efficiency, min_soc=min_soc, initial_soc=initial)
 
 
 def parse_site(src: str, raw: Any) -> Site:
@@ -66,6 +96,7 @@ def parse_site(src: str, raw: Any) -> Site:
         residency=tuple(str(t) for t in residency),
         home=home,
         node_selector={str(k): str(v) for k, v in selector.items()},
+        battery=_battery(where, raw.get("battery")),
     )
 
 

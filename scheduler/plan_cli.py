@@ -39,9 +39,15 @@ def print_plan(plan: Plan, console: Console, tz: str, max_jobs: int) -> None:
         by_site.setdefault(jp.site, []).append(jp)
     for site in plan.sites:
         jobs = sorted(by_site.get(site.id, []), key=lambda jp: jp.segments[0][0])
+        battery = ""
+        if site.battery_charge_kw is not None and site.battery_discharge_kw is not None:
+            kwh_in = float(site.battery_charge_kw.sum()) * plan.slot_h
+            kwh_out = float(site.battery_discharge_kw.sum()) * plan.slot_h
+            battery = f", battery {kwh_in:,.1f} kWh in, {kwh_out:,.1f} out"
         table = Table(title=f"site {site.id}: {len(jobs)} jobs, "
                             f"{float(site.facility_kw.sum() * plan.slot_h):,.1f} kWh, "
-                            f"{float(site.kg_co2.sum()):,.1f} kg-CO2", title_justify="left")
+                            f"{float(site.kg_co2.sum()):,.1f} kg-CO2{battery}",
+                      title_justify="left")
         for col in ("job", f"runs ({tz})", "kWh", "kg-CO2", "late"):
             table.add_column(col)
         for jp in jobs[:max_jobs]:

@@ -25,6 +25,36 @@ def _iso(t: datetime | None) -> str | None:
     return None if t is None else pd.Timestamp(t).isoformat()
 
 
+BATTERY_FIELDS = ("battery_charge_kw", "battery_discharge_kw", "battery_soc_kwh")
+"""Per-slot fields of a site with a battery (absent for the others)."""
+
+
+def _site_slots(plan: Plan, sp: SitePlan) -> list[dict[str, Any]]:
+    """The per-slot objects of one site (with the battery fields where it has one)."""
+    slots = [{"start": t.isoformat(), "it_kw": round(float(it), 6),
+              "facility_kw": round(float(fac), 6),
+              "zero_carbon_kwh": round(float(z), 6), "kg_co2": round(float(kg), 6)}
+             for t, it, fac, z, kg in zip(plan.slot_starts, sp.it_kw, sp.facility_kw,
+                                          sp.zero_carbon_kwh, sp.kg_co2, strict=True)]
+    arrays = [getattr(sp, name) for name in BATTERY_FIELDS]
+    if all(a is not None for a in arrays):
+        for i, slot in enumerate(slots):
+            for name, arr in zip(BATTERY_FIELDS, arrays, strict=True):
+                slot[name] = round(float(arr[i]), 6)
+    return slots
+
+
+def _battery_arrays(slots: list[dict[str, Any]]
+                    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """(charge kW, discharge kW, state of charge kWh) of a site's slots read back (None
+    where the site has no battery)."""
+    if not slots or any(name not in slots[0] for name in BATTERY_FIELDS):
+        return None, None, None
+    charge, discharge, soc = (np.array([x[name] for x in slots], dtype=float)
+                              for name in BATTERY_FIELDS)
+    return charge, discharge, soc
+
+
 def plan_to_json(plan: Plan) -> dict[str, Any]:
     """The plan.json document (times ISO 8601 with offset; null where no bound exists)."""
     return {
@@ -35,14 +65,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             "note": jp.note, "kwh": round(jp.kwh, 6), "kg_co2": round(jp.kg_co2, 6),
             "site_costs": {s: None if c is None else round(c, 6) for s, c in jp.site_costs},
         } for jp in plan.jobs],
-        "sites": [{
-            "id": sp.id,
-            "slots": [{"start": t.isoformat(), "it_kw": round(float(it), 6),
-                       "facility_kw": round(float(fac), 6),
-                       "zero_carbon_kwh": round(float(z), 6), "kg_co2": round(float(kg), 6)}
-                      for t, it, fac, z, kg in zip(plan.slot_starts, sp.it_kw, sp.facility_kw,
-                                                   sp.zero_carbon_kwh, sp.kg_co2, strict=True)],
-        } for sp in plan.sites],
+        "sites": [{"id": sp.id, "slots": _site_slots(plan, sp)} for sp in plan.sites],
         "summary": {
             "kwh": round(plan.kwh, 6), "kg_co2": round(plan.kg_co2, 6),
             "baseline_kwh": round(plan.baseline_kwh, 6),
@@ -90,11 +113,12 @@ def plan_from_json(doc: Any, src: str = "plan.json") -> Plan:
                                    for s in sites[0]["slots"]]) if sites else \
             pd.DatetimeIndex([], tz="UTC")
         site_plans = tuple(SitePlan(
-            id=str(s["id"]),
-            it_kw=np.array([x["it_kw"] for x in s["slots"]], dtype=float),
-            facility_kw=np.array([x["facility_kw"] for x in s["slots"]], dtype=float),
-            zero_carbon_kwh=np.array([x["zero_carbon_kwh"] for x in s["slots"]], dtype=float),
-            kg_co2=np.array([x["kg_co2"] for x in s["slots"]], dtype=float),
+            str(s["id"]),
+            np.array([x["it_kw"] for x in s["slots"]], dtype=float),
+            np.array([x["facility_kw"] for x in s["slots"]], dtype=float),
+            np.array([x["zero_carbon_kwh"] for x in s["slots"]], dtype=float),
+            np.array([x["kg_co2"] for x in s["slots"]], dtype=float),
+            *_battery_arrays(s["slots"]),
         ) for s in sites)
         slot_minutes = summary.get("slot_minutes") or (
             (starts[1] - starts[0]).total_seconds() / 60 if len(starts) > 1 else 60)

@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from policies.battery import Battery
 from policies.policy import Policy, load_policy
 from scheduler.core.problem import Problem, build_problem
 from scheduler.core.schedule import UNPLACED, Schedule, evaluate, violations
@@ -106,11 +107,18 @@ def test_hand_solved_case_moves_the_job_into_the_curtailment_window() -> None:
     assert base.evaluation.total_kg_co2 == pytest.approx(4 * 1.2 * 0.45)
 
 
-@pytest.mark.parametrize("seed", range(8))
-def test_fast_and_pyomo_builders_reach_the_same_optimum_on_random_instances(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "batteries"), [(seed, False) for seed in range(8)]
+                         + [(seed, True) for seed in range(3)])
+def test_fast_and_pyomo_builders_reach_the_same_optimum_on_random_instances(
+        seed: int, batteries: bool) -> None:
     inst = random_instance(10, n_sites=3, n_slots=16, slot_minutes=60, seed=seed,
                            checkpointable_share=0.3, load_factor=0.8)
-    p = build_problem(inst.sites, inst.jobs, inst.forecasts, load_policy("follow-the-sun-wind"))
+    sites = inst.sites
+    if batteries:  # two sites with a battery, their caps low enough for it to matter
+        sites = [replace(s, power_cap_kw=0.7 * s.power_cap_kw, battery=Battery(
+            kwh=20.0 + 10 * i, kw=8.0, efficiency=0.85, min_soc=0.1, initial_soc=0.5))
+            if i < 2 else s for i, s in enumerate(sites)]
+    p = build_problem(sites, inst.jobs, inst.forecasts, load_policy("follow-the-sun-wind"))
     fast = solve(p, time_limit_s=60, mip_gap=1e-9)
     ref = solve(p, time_limit_s=60, mip_gap=1e-9, builder=Builder.PYOMO)
     assert fast.status.value == ref.status.value == "optimal"

@@ -22,7 +22,7 @@ import numpy as np
 from scheduler.core.milp_fast import FastModel, build_fast, class_of, job_classes, ragged
 from scheduler.core.problem import Problem
 from scheduler.core.schedule import Schedule
-from scheduler.core.solver import LpSession, SolveStatus
+from scheduler.core.solver import LpSession, MatrixModel, SolveStatus, run_highs
 
 CHUNK = 2048  # classes priced at once (bounds memory to CHUNK × S × T floats)
 
@@ -134,6 +134,8 @@ def lagrangian_bound(p: Problem, prices: Prices) -> float:
     best, _, _ = pricer.price(np.zeros(len(pricer.n)), prices.load, gpu, 0, None)
     unplaced = p.unplaced_points[[cl[0] for cl in classes]] if classes else np.zeros(0)
     jobs = float((pricer.n * np.minimum(unplaced, best)).sum())
+    if p.has_battery.any():
+        return jobs + _sites_bound_lp(p, prices.load) + float((gpu * p.gpu_cap).sum())
     # site slot: min over 0 ≤ L ≤ cap of its points less the load dual · L; the function is
     # piecewise linear, so its minimum lies at 0, the cap or a knee (zero-carbon, minimum)
     kwh_per_kw = p.pue * p.slot_h
@@ -147,6 +149,23 @@ def lagrangian_bound(p: Problem, prices: Prices) -> float:
                     + penalty * np.maximum(0.0, p.min_facility_kwh - kwh_per_kw * L)
                     for L in knees], axis=0)
     return jobs + float(sites.sum()) + float((gpu * p.gpu_cap).sum())
+
+
+def _sites_bound_lp(p: Problem, load: np.ndarray) -> float:
+    """The site part of the Lagrangian bound when sites have batteries (their slots are
+    coupled by the state of charge): the LP of the site and battery columns alone, with the
+    load rows priced at `load` instead of held."""
+    fm = build_fast(p.part(np.zeros(0, dtype=int), 1.0))
+    m = fm.matrix
+    c = m.c.copy()
+    L0, n = fm.blocks["site-it-kw"]
+    c[L0:L0 + n] -= load.ravel()
+    r0, n = fm.blocks["site-load-def"]
+    lo, hi = m.row_lo.copy(), m.row_hi.copy()
+    lo[r0:r0 + n], hi[r0:r0 + n] = -np.inf, np.inf
+    lp = run_highs(MatrixModel(c, m.lb, m.ub, m.integer, m.A, lo, hi), time_limit_s=60.0,
+                   relax=True)
+    return lp.objective if lp.status is SolveStatus.OPTIMAL else -np.inf
 
 
 class Master:

@@ -9,6 +9,8 @@ dropped.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from scheduler.core.problem import NOT_FIXED, Problem
@@ -20,14 +22,19 @@ class SiteLoads:
     """Running site loads with the marginal objective of adding a job."""
 
     def __init__(self, problem: Problem, sched: Schedule | None = None) -> None:
-        """Empty sites, or the loads of the jobs `sched` places."""
+        """Empty sites, or the loads of the jobs `sched` places (beside its battery
+        schedule, which stays as it is: idle when it has none)."""
         self.p = problem
+        net = None
         if sched is None:
             S, T = problem.pue.shape
             self.it_kw, self.gpus = np.zeros((S, T)), np.zeros((S, T))
         else:
             self.it_kw, self.gpus = site_loads(problem, sched)
-        self.points = problem.site_points
+            net = sched.net_kw()
+        self.it_cap_kw = problem.it_room_kw(net)
+        """IT kW the jobs may draw (the battery's charge takes room, discharge gives it)."""
+        self.points = functools.partial(problem.site_points, net_kw=net)
 
     def options(self, j: int) -> tuple[np.ndarray, np.ndarray]:
         """(S, K) points and feasibility of starting job j at slot k on site s (K = T−D+1)."""
@@ -35,7 +42,7 @@ class SiteLoads:
         d = int(p.dur_slots[j])
         kw, g = p.it_kw[j], p.gpus[j]
         marginal = self.points(self.it_kw + kw) - self.points(self.it_kw)
-        bad = ((self.gpus + g > p.gpu_cap) | (self.it_kw + kw > p.it_cap_kw + 1e-9))
+        bad = ((self.gpus + g > p.gpu_cap) | (self.it_kw + kw > self.it_cap_kw + 1e-9))
         zero_col = np.zeros((marginal.shape[0], 1))
         csum = np.concatenate([zero_col, np.cumsum(marginal, axis=1)], axis=1)
         cbad = np.concatenate([zero_col, np.cumsum(bad, axis=1)], axis=1)
@@ -58,7 +65,7 @@ class SiteLoads:
         p = self.p
         kw, g = p.it_kw[j], p.gpus[j]
         marginal = self.points(self.it_kw + kw) - self.points(self.it_kw)
-        bad = (self.gpus + g > p.gpu_cap) | (self.it_kw + kw > p.it_cap_kw + 1e-9)
+        bad = (self.gpus + g > p.gpu_cap) | (self.it_kw + kw > self.it_cap_kw + 1e-9)
         cost = np.where(bad, np.inf, marginal)
         cost[:, : int(p.release_slot[j])] = np.inf
         late = p.policy.lateness_penalty_per_h * p.slot_h
@@ -74,7 +81,8 @@ class SiteLoads:
         """Job j on site s in `slots` stays within the GPU and power caps beside the loads."""
         p = self.p
         return bool((self.gpus[s, slots] + p.gpus[j] <= p.gpu_cap[s, slots]).all()
-                    and (self.it_kw[s, slots] + p.it_kw[j] <= p.it_cap_kw[s, slots] + 1e-9).all())
+                    and (self.it_kw[s, slots] + p.it_kw[j]
+                         <= self.it_cap_kw[s, slots] + 1e-9).all())
 
     def add(self, j: int, s: int, slots: np.ndarray | slice, sign: float = 1.0) -> None:
         """Add job j's load on site s in `slots` (sign −1 takes it away)."""

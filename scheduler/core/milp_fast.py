@@ -8,78 +8,31 @@ Checkpointable jobs are modelled one by one (or as classes of single runs when
 `preemptive=False`, as column generation uses).
 
 Columns: fixed-start counts x[c,s,k] · site IT kW L[s,t] · zero-carbon kWh Z[s,t] · kWh
-short of a minimum limit M[s,t] · unplaced slack u[c] · checkpointable: site z[j,s], run
-r[j,s,t], resume y[j,s,t], lateness h[j].
+short of a minimum limit M[s,t] · battery sites: charge C, discharge D (kW), state of charge
+E (kWh), direction Y (binary), kW over the cap O · unplaced slack u[c] · checkpointable: site
+z[j,s], run r[j,s,t], resume y[j,s,t], lateness h[j].
 Rows (named `{entity}-{rule}`): class-assign, site-load-def, site-gpu-upper,
-site-zero-carbon-upper, site-min-limit-lower, job-run-site-upper, job-resume-lower, job-work,
-job-resume-upper-run, job-resume-upper-idle, job-first-start-lower, job-lateness-lower.
+site-zero-carbon-upper, site-battery-charge-upper, site-battery-discharge-upper,
+site-battery-soc-def, site-grid-upper, site-grid-lower, site-min-limit-lower,
+job-run-site-upper, job-resume-lower, job-work, job-resume-upper-run, job-resume-upper-idle,
+job-first-start-lower, job-lateness-lower. At battery sites the zero-carbon and minimum-limit
+rows and the cap bind the grid draw PUE × L + C − D (plus the work laid down outside a
+residual problem); see `battery` for the battery's rules.
 A running checkpointable job's work row waives its restart overhead when it runs in slot 0
 on the site it runs on now (it simply continues).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
+from scheduler.core.battery_model import add_batteries, battery_from, battery_vector
+from scheduler.core.builder import MatrixBuilder
 from scheduler.core.problem import NOT_FIXED, Problem
-from scheduler.core.schedule import Schedule, account, site_loads
-from scheduler.core.solver import MatrixModel
-
-
-@dataclass
-class _Builder:
-    """Accumulates columns and rows as flat arrays (the `add_<rule>` steps fill it)."""
-
-    c: list[np.ndarray] = field(default_factory=list)
-    lb: list[np.ndarray] = field(default_factory=list)
-    ub: list[np.ndarray] = field(default_factory=list)
-    integer: list[np.ndarray] = field(default_factory=list)
-    rows: list[np.ndarray] = field(default_factory=list)
-    cols: list[np.ndarray] = field(default_factory=list)
-    vals: list[np.ndarray] = field(default_factory=list)
-    row_lo: list[np.ndarray] = field(default_factory=list)
-    row_hi: list[np.ndarray] = field(default_factory=list)
-    n_cols: int = 0
-    n_rows: int = 0
-    blocks: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-    def add_cols(self, name: str, cost: np.ndarray, lb: np.ndarray | float,
-                 ub: np.ndarray | float, integer: bool) -> np.ndarray:
-        n = len(cost)
-        self.c.append(np.asarray(cost, dtype=float))
-        self.lb.append(np.broadcast_to(np.asarray(lb, dtype=float), (n,)).copy())
-        self.ub.append(np.broadcast_to(np.asarray(ub, dtype=float), (n,)).copy())
-        self.integer.append(np.full(n, integer))
-        idx = np.arange(self.n_cols, self.n_cols + n)
-        self.blocks[name] = (self.n_cols, n)
-        self.n_cols += n
-        return idx
-
-    def add_rows(self, name: str, lo: np.ndarray | float, hi: np.ndarray | float, n: int
-                 ) -> np.ndarray:
-        self.row_lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (n,)).copy())
-        self.row_hi.append(np.broadcast_to(np.asarray(hi, dtype=float), (n,)).copy())
-        idx = np.arange(self.n_rows, self.n_rows + n)
-        self.blocks[name] = (self.n_rows, n)
-        self.n_rows += n
-        return idx
-
-    def add_entries(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray | float) -> None:
-        rows, cols = np.asarray(rows), np.asarray(cols)
-        self.rows.append(rows)
-        self.cols.append(cols)
-        self.vals.append(np.broadcast_to(np.asarray(vals, dtype=float), rows.shape).copy())
-
-    def matrix(self) -> MatrixModel:
-        A = sparse.coo_matrix((np.concatenate(self.vals),
-                               (np.concatenate(self.rows), np.concatenate(self.cols))),
-                              shape=(self.n_rows, self.n_cols)).tocsc()
-        return MatrixModel(np.concatenate(self.c), np.concatenate(self.lb),
-                           np.concatenate(self.ub), np.concatenate(self.integer), A,
-                           np.concatenate(self.row_lo), np.concatenate(self.row_hi))
+from scheduler.core.schedule import Schedule, site_loads
+from scheduler.core.solver import MatrixModel, SolveStatus, run_highs
 
 
 @dataclass(frozen=True)
@@ -149,34 +102,54 @@ def ragged(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndar
     return owner, np.repeat(starts, lengths) + offsets
 
 
-def add_site_columns(b: _Builder, p: Problem) -> tuple[np.ndarray, np.ndarray]:
-    """L[s,t] (IT kW, ≤ power cap / PUE) and Z[s,t] (zero-carbon kWh) with their rows."""
+def site_it_ub(p: Problem) -> np.ndarray:
+    """(S, T) upper bound of L: the IT cap, or at battery sites what the cap plus a full
+    discharge leaves beside the work laid down outside the problem."""
+    if p.battery is None:
+        return p.it_cap_kw
+    reach = np.maximum(0.0, (p.facility_cap_kw - p.base_kw + p.battery.kw[:, None]) / p.pue)
+    return np.where(p.has_battery[:, None], reach, p.it_cap_kw)
+
+
+def add_site_columns(b: MatrixBuilder, p: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """L[s,t] (IT kW, ≤ power cap / PUE) and Z[s,t] (zero-carbon kWh) with their rows, and
+    the batteries' columns and rows."""
     S, T = p.pue.shape
     L = b.add_cols("site-it-kw", (p.cost_per_kwh() * p.pue * p.slot_h).ravel(), 0.0,
-                   p.it_cap_kw.ravel(), integer=False)
+                   site_it_ub(p).ravel(), integer=False)
     Z = b.add_cols("site-zero-carbon-kwh", -p.credit_per_zero_kwh().ravel(), 0.0,
                    p.zero_carbon_cap_kwh.ravel(), integer=False)
     ldef = b.add_rows("site-load-def", 0.0, 0.0, S * T)
     b.add_entries(ldef, L, 1.0)
     b.add_rows("site-gpu-upper", -np.inf, p.gpu_cap.ravel(), S * T)
-    link = b.add_rows("site-zero-carbon-upper", -np.inf, 0.0, S * T)
+    link = b.add_rows("site-zero-carbon-upper", -np.inf, (p.base_kw * p.slot_h).ravel(), S * T)
     b.add_entries(link, Z, 1.0)
     b.add_entries(link, L, -(p.pue * p.slot_h).ravel())
-    add_min_limits(b, p, L)
+    grid = add_batteries(b, p, L, link)
+    add_min_limits(b, p, L, grid)
     return ldef, ldef + S * T
 
 
-def add_min_limits(b: _Builder, p: Problem, L: np.ndarray) -> None:
-    """M[s,t] kWh short of a minimum limit, penalised: facility kWh + M ≥ minimum."""
+def add_min_limits(b: MatrixBuilder, p: Problem, L: np.ndarray,
+                   grid: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> None:
+    """M[s,t] kWh short of a minimum limit, penalised: facility kWh + M ≥ minimum (battery
+    sites: grid kWh, with the work laid down outside)."""
     where = np.flatnonzero(p.min_facility_kwh.ravel() > 0)
     if where.size == 0:
         return
     need = p.min_facility_kwh.ravel()[where]
     M = b.add_cols("site-min-short-kwh", np.full(where.size, p.policy.min_limit_penalty_per_kwh),
                    0.0, need, integer=False)
-    rows = b.add_rows("site-min-limit-lower", need, np.inf, where.size)
+    rows = b.add_rows("site-min-limit-lower", need - (p.base_kw * p.slot_h).ravel()[where],
+                      np.inf, where.size)
     b.add_entries(rows, M, 1.0)
     b.add_entries(rows, L[where], (p.pue * p.slot_h).ravel()[where])
+    if grid is not None:
+        cells, C, D = grid
+        pos = np.searchsorted(cells, where)
+        has = (pos < cells.size) & (cells[np.minimum(pos, cells.size - 1)] == where)
+        b.add_entries(rows[has], C[pos[has]], p.slot_h)
+        b.add_entries(rows[has], D[pos[has]], -p.slot_h)
 
 
 def all_start_options(p: Problem, classes: list[np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -199,7 +172,7 @@ def all_start_options(p: Problem, classes: list[np.ndarray]) -> tuple[np.ndarray
     return c_of[pair], s_of[pair], start
 
 
-def add_fixed_start_classes(b: _Builder, p: Problem, classes: list[np.ndarray],
+def add_fixed_start_classes(b: MatrixBuilder, p: Problem, classes: list[np.ndarray],
                             options: tuple[np.ndarray, ...], ldef0: int, gpu0: int
                             ) -> np.ndarray:
     """x[c,s,k]: how many jobs of class c start on site s at slot k (+ unplaced slack)."""
@@ -223,7 +196,7 @@ def add_fixed_start_classes(b: _Builder, p: Problem, classes: list[np.ndarray],
     return x
 
 
-def add_checkpointable_jobs(b: _Builder, p: Problem, jobs: np.ndarray, ldef0: int, gpu0: int
+def add_checkpointable_jobs(b: MatrixBuilder, p: Problem, jobs: np.ndarray, ldef0: int, gpu0: int
                             ) -> tuple[np.ndarray, ...]:
     """Per job: site choice z, per-slot run r, resumes y (with overhead), lateness h."""
     T, o = p.n_slots, p.overhead_slots
@@ -290,7 +263,7 @@ def build_fast(p: Problem, *, preemptive: bool = True,
     the others); `options` restricts the (class, site, start) columns, as column generation
     does. Defaults build the full model.
     """
-    b = _Builder()
+    b = MatrixBuilder()
     ldef0, gpu0 = (int(a[0]) for a in add_site_columns(b, p))
     everyone = np.arange(len(p.jobs))
     preempt = p.checkpointable & preemptive & (p.fixed_site == NOT_FIXED)
@@ -332,7 +305,25 @@ def decode(p: Problem, fm: FastModel, x: np.ndarray) -> Schedule:
         if sched.run[j].sum() != need:
             sched.site[j] = -1
             sched.run[j] = False
-    return sched
+    return battery_from(p, fm.blocks, x, sched)
+
+
+DISPATCH_TIME_LIMIT_S = 10.0
+"""Budget of one battery dispatch (a MILP of S × T × 5 columns: milliseconds in practice)."""
+
+
+def dispatch_battery(p: Problem, sched: Schedule) -> Schedule:
+    """`sched` with the battery schedule that minimises the objective beside its jobs as
+    they are (the model of the battery columns alone); `sched` itself when no site has a
+    battery or no optimal solution is found."""
+    if not p.has_battery.any():
+        return sched
+    beside = p.residual(np.zeros(0, dtype=int), *site_loads(p, sched))
+    fm = build_fast(beside)
+    best = run_highs(fm.matrix, time_limit_s=DISPATCH_TIME_LIMIT_S, mip_rel_gap=1e-9)
+    if best.x is None or best.status is not SolveStatus.OPTIMAL:
+        return sched
+    return battery_from(beside, fm.blocks, best.x, sched.copy())
 
 
 def schedule_vector(p: Problem, fm: FastModel, sched: Schedule) -> np.ndarray:
@@ -377,12 +368,16 @@ def schedule_vector(p: Problem, fm: FastModel, sched: Schedule) -> np.ndarray:
     it_kw, _ = site_loads(p, sched)
     L0, n = fm.blocks["site-it-kw"]
     x[L0:L0 + n] = it_kw.ravel()
-    facility, zero, _ = account(p, it_kw)
+    net = sched.net_kw() if "site-battery-charge-kw" in fm.blocks else None
+    grid_kw = p.base_kw + it_kw * p.pue + (0.0 if net is None else net)
+    total = grid_kw * p.slot_h
     Z0, n = fm.blocks["site-zero-carbon-kwh"]
-    x[Z0:Z0 + n] = zero.ravel()
+    x[Z0:Z0 + n] = np.minimum(total, p.zero_carbon_cap_kwh).ravel()
     if "site-min-short-kwh" in fm.blocks:
         M0, n = fm.blocks["site-min-short-kwh"]
         where = np.flatnonzero(p.min_facility_kwh.ravel() > 0)
-        short = np.maximum(0.0, p.min_facility_kwh - facility).ravel()[where]
-        x[M0:M0 + n] = short
+        short = np.maximum(0.0, p.min_facility_kwh - total).ravel()[where]
+        x[M0:M0 + n] = np.minimum(short, p.min_facility_kwh.ravel()[where])
+    if "site-battery-charge-kw" in fm.blocks:
+        battery_vector(p, fm.blocks, sched, grid_kw, x)
     return x

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import pyomo.environ as pyo
 
+from scheduler.core.battery import clean_kw
 from scheduler.core.greedy import greedy
 from scheduler.core.outcome import Outcome
-from scheduler.core.problem import NOT_FIXED, Problem
+from scheduler.core.problem import NOT_FIXED, OVER_CAP_PENALTY_PER_KWH, Problem
 from scheduler.core.schedule import Schedule, evaluate
 from scheduler.core.solver import SolveStatus, run_pyomo
 
@@ -53,9 +54,72 @@ def add_variables(m: pyo.ConcreteModel, p: Problem) -> None:
     m.y = pyo.Var(m.RUN, bounds=(0, 1))
     m.h = pyo.Var(m.CKPT, domain=pyo.NonNegativeReals)
     m.u = pyo.Var(m.J, domain=pyo.Binary)
-    m.L = pyo.Var(m.S, m.T, bounds=lambda _, s, t: (0, p.it_cap_kw[s, t]))
+    m.L = pyo.Var(m.S, m.T, bounds=lambda _, s, t: (0, _it_ub(p, s, t)))
     m.Z = pyo.Var(m.S, m.T, bounds=lambda _, s, t: (0, p.zero_carbon_cap_kwh[s, t]))
     m.M = pyo.Var(m.S, m.T, bounds=lambda _, s, t: (0, p.min_facility_kwh[s, t]))
+
+
+def _it_ub(p: Problem, s: int, t: int) -> float:
+    """Upper bound of L[s, t]: the IT cap; at a battery site, what its cap plus a full
+    discharge leaves beside the work laid down outside the problem."""
+    if not p.has_battery[s]:
+        return float(p.it_cap_kw[s, t])
+    assert p.battery is not None
+    return max(0.0, float((p.facility_cap_kw[s, t] - p.base_kw[s, t] + p.battery.kw[s])
+                          / p.pue[s, t]))
+
+
+def add_battery_variables(m: pyo.ConcreteModel, p: Problem) -> None:
+    """C/D site-battery-charge/-discharge-kw (≤ its kW), E site-battery-soc-kwh (kWh at the
+    end of the slot, in [min, capacity]; the last slot's ≥ the start), Y site-battery-charging
+    (1 charging, 0 discharging), O site-over-cap-kw (kW above the cap forced by work laid
+    down outside) for every battery site and slot."""
+    T = p.n_slots
+    m.B = pyo.Set(initialize=[int(s) for s in np.flatnonzero(p.has_battery)])
+    m.BT = pyo.Set(dimen=2, initialize=[(s, t) for s in m.B for t in range(T)])
+    bt = p.battery
+    if bt is None:
+        return
+    m.C = pyo.Var(m.BT, bounds=lambda _, s, t: (0, float(bt.kw[s])))
+    m.D = pyo.Var(m.BT, bounds=lambda _, s, t: (0, float(bt.kw[s])))
+    m.E = pyo.Var(m.BT, bounds=lambda _, s, t: (
+        float(max(bt.min_kwh[s], bt.start_kwh[s]) if t == T - 1 else bt.min_kwh[s]),
+        float(bt.kwh[s])))
+    m.Y = pyo.Var(m.BT, domain=pyo.Binary)
+    m.O = pyo.Var(m.BT, bounds=lambda _, s, t: (
+        0, float(max(0.0, p.base_kw[s, t] - p.facility_cap_kw[s, t]))))
+
+
+def grid_kw(m: pyo.ConcreteModel, p: Problem, s: int, t: int) -> Any:
+    """The site's grid draw, kW: work laid down outside + IT kW × PUE + charge − discharge."""
+    own = p.pue[s, t] * m.L[s, t]
+    if s not in m.B:
+        return own
+    return float(p.base_kw[s, t]) + own + m.C[s, t] - m.D[s, t]
+
+
+def add_battery_rows(m: pyo.ConcreteModel, p: Problem) -> None:
+    """site-battery-soc-def E[t] = E[t−1] + √η h C − h/√η D (E[−1] = start),
+    site-battery-charge-upper C ≤ kW·Y, site-battery-discharge-upper D ≤ kW·(1 − Y),
+    site-grid-upper grid − O ≤ cap, site-grid-lower grid ≥ 0 (no export)."""
+    bt = p.battery
+    if bt is None or not m.B:
+        return
+    h = p.slot_h
+
+    def soc(m: pyo.ConcreteModel, s: int, t: int) -> Any:
+        before = m.E[s, t - 1] if t > 0 else float(bt.start_kwh[s])
+        a = float(bt.one_way[s])
+        return m.E[s, t] == before + a * h * m.C[s, t] - h / a * m.D[s, t]
+
+    m.site_battery_soc_def = pyo.Constraint(m.BT, rule=soc)
+    m.site_battery_charge_upper = pyo.Constraint(
+        m.BT, rule=lambda m, s, t: m.C[s, t] <= float(bt.kw[s]) * m.Y[s, t])
+    m.site_battery_discharge_upper = pyo.Constraint(
+        m.BT, rule=lambda m, s, t: m.D[s, t] <= float(bt.kw[s]) * (1 - m.Y[s, t]))
+    m.site_grid_upper = pyo.Constraint(m.BT, rule=lambda m, s, t: (
+        grid_kw(m, p, s, t) - m.O[s, t] <= float(p.facility_cap_kw[s, t])))
+    m.site_grid_lower = pyo.Constraint(m.BT, rule=lambda m, s, t: grid_kw(m, p, s, t) >= 0)
 
 
 def add_job_assign(m: pyo.ConcreteModel, p: Problem) -> None:
@@ -69,7 +133,8 @@ def add_job_assign(m: pyo.ConcreteModel, p: Problem) -> None:
 
 
 def add_site_rows(m: pyo.ConcreteModel, p: Problem) -> None:
-    """site-load-def, site-gpu-upper, site-zero-carbon-upper, site-min-limit-lower."""
+    """site-load-def, site-gpu-upper, site-zero-carbon-upper, site-min-limit-lower (the last
+    two on the grid draw: battery included)."""
     running: dict[tuple[int, int], list[tuple[float, float, Any]]] = defaultdict(list)
     for (j, s, k) in m.START:
         for t in range(k, k + int(p.dur_slots[j])):
@@ -87,12 +152,12 @@ def add_site_rows(m: pyo.ConcreteModel, p: Problem) -> None:
         return sum(g * v for _, g, v in terms) <= float(p.gpu_cap[s, t])
 
     def zero(m: pyo.ConcreteModel, s: int, t: int) -> Any:
-        return m.Z[s, t] <= p.pue[s, t] * p.slot_h * m.L[s, t]
+        return m.Z[s, t] <= p.slot_h * grid_kw(m, p, s, t)
 
     def minimum(m: pyo.ConcreteModel, s: int, t: int) -> Any:
         if p.min_facility_kwh[s, t] <= 0:
             return pyo.Constraint.Skip
-        return p.pue[s, t] * p.slot_h * m.L[s, t] + m.M[s, t] >= p.min_facility_kwh[s, t]
+        return p.slot_h * grid_kw(m, p, s, t) + m.M[s, t] >= p.min_facility_kwh[s, t]
 
     m.site_load_def = pyo.Constraint(m.S, m.T, rule=load)
     m.site_gpu_upper = pyo.Constraint(m.S, m.T, rule=gpus)
@@ -137,16 +202,20 @@ def add_checkpointable_rows(m: pyo.ConcreteModel, p: Problem) -> None:
 
 
 def add_objective(m: pyo.ConcreteModel, p: Problem) -> None:
-    """Site points (emissions/cost less the zero-carbon credit, minimum-limit shortfall),
-    lateness and unplaced points."""
+    """Site points (emissions/cost of the grid draw less the zero-carbon credit,
+    minimum-limit shortfall, kWh over the cap at battery sites), lateness and unplaced
+    points."""
     S, T = p.pue.shape
     cost = p.cost_per_kwh() * p.pue * p.slot_h
     credit = p.credit_per_zero_kwh()
     pen = p.policy.min_limit_penalty_per_kwh
     late_per_slot = p.policy.lateness_penalty_per_h * p.slot_h
+    per_kwh = p.cost_per_kwh() * p.slot_h
+    over = OVER_CAP_PENALTY_PER_KWH * p.slot_h
     m.objective = pyo.Objective(expr=(
         sum(cost[s, t] * m.L[s, t] - credit[s, t] * m.Z[s, t] + pen * m.M[s, t]
             for s in range(S) for t in range(T))
+        + sum(per_kwh[s, t] * (m.C[s, t] - m.D[s, t]) + over * m.O[s, t] for (s, t) in m.BT)
         + sum(float(p.lateness_points(np.array(k + p.dur_slots[j]), j)) * m.x[j, s, k]
               for (j, s, k) in m.START)
         + sum(late_per_slot * m.h[j] for j in m.CKPT)
@@ -157,8 +226,10 @@ def build_pyomo(p: Problem) -> pyo.ConcreteModel:
     """The time-indexed MILP of `p` as a Pyomo model."""
     m = pyo.ConcreteModel(name="wattbit")
     add_variables(m, p)
+    add_battery_variables(m, p)
     add_job_assign(m, p)
     add_site_rows(m, p)
+    add_battery_rows(m, p)
     add_checkpointable_rows(m, p)
     add_objective(m, p)
     return m
@@ -177,6 +248,12 @@ def schedule_from_pyomo(p: Problem, m: pyo.ConcreteModel) -> Schedule:
     for (j, s) in m.SITE:
         if pyo.value(m.z[j, s]) > 0.5:
             sched.place(j, s, np.array(runs[j, s], dtype=int))
+    if p.battery is not None:
+        charge, discharge = np.zeros(p.pue.shape), np.zeros(p.pue.shape)
+        for (s, t) in m.BT:
+            charge[s, t], discharge[s, t] = pyo.value(m.C[s, t]), pyo.value(m.D[s, t])
+        kw = p.battery.kw[:, None]
+        sched.charge_kw, sched.discharge_kw = clean_kw(charge, kw), clean_kw(discharge, kw)
     return sched
 
 

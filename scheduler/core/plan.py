@@ -42,13 +42,29 @@ class JobPlan:
 
 @dataclass(frozen=True)
 class SitePlan:
-    """Per slot of one site: IT kW, facility kW, zero-carbon kWh, kg-CO2."""
+    """Per slot of one site: IT kW, facility kW (the grid draw: IT kW × PUE + battery charge −
+    discharge), zero-carbon kWh, kg-CO2, and for a site with a battery its charge and
+    discharge kW and state of charge (kWh at the end of the slot)."""
 
     id: str
     it_kw: np.ndarray
     facility_kw: np.ndarray
     zero_carbon_kwh: np.ndarray
     kg_co2: np.ndarray
+    battery_charge_kw: np.ndarray | None = None
+    battery_discharge_kw: np.ndarray | None = None
+    battery_soc_kwh: np.ndarray | None = None
+    """None for a site without a battery."""
+
+    def battery_start_kwh(self, i: int, one_way_efficiency: float, slot_h: float
+                          ) -> float | None:
+        """State of charge at the start of slot i (None without a battery)."""
+        if (self.battery_soc_kwh is None or self.battery_charge_kw is None
+                or self.battery_discharge_kw is None):
+            return None
+        step = (one_way_efficiency * self.battery_charge_kw[i]
+                - self.battery_discharge_kw[i] / one_way_efficiency) * slot_h
+        return float(self.battery_soc_kwh[i] - step)
 
 
 @dataclass(frozen=True)
@@ -143,6 +159,11 @@ def _job_plans(p: Problem, out: Outcome) -> tuple[JobPlan, ...]:
     ev, sched = out.evaluation, out.schedule
     with np.errstate(invalid="ignore", divide="ignore"):
         kg_per_kwh = np.where(ev.facility_kwh > 0, ev.kg_co2 / ev.facility_kwh, 0.0)
+        # a battery moves energy between slots: its site's jobs share the site's kg-CO2
+        # pro rata of their kWh over the horizon
+        jobs_kwh = (ev.it_kw * p.pue * p.slot_h).sum(axis=1)
+        site_rate = np.where(jobs_kwh > 0, ev.kg_co2.sum(axis=1) / jobs_kwh, 0.0)
+    kg_per_kwh = np.where(p.has_battery[:, None], site_rate[:, None], kg_per_kwh)
     slot = pd.Timedelta(hours=p.slot_h)
     loads = SiteLoads(p, sched)
     plans = []
@@ -186,8 +207,15 @@ def make_plan(p: Problem, out: Outcome, baseline: Outcome, previous: Plan | None
     """Turn a method's outcome (and the baseline's) into a `Plan`."""
     ev = out.evaluation
     facility_kw = ev.it_kw * p.pue
+    if ev.charge_kw is not None and ev.discharge_kw is not None:
+        facility_kw = facility_kw + ev.charge_kw - ev.discharge_kw
+
+    def battery(arr: np.ndarray | None, i: int) -> np.ndarray | None:
+        return arr[i] if arr is not None and p.has_battery[i] else None
+
     sites = tuple(SitePlan(s.id, ev.it_kw[i], facility_kw[i], ev.zero_carbon_kwh[i],
-                           ev.kg_co2[i]) for i, s in enumerate(p.sites))
+                           ev.kg_co2[i], battery(ev.charge_kw, i), battery(ev.discharge_kw, i),
+                           battery(ev.soc_kwh, i)) for i, s in enumerate(p.sites))
     jobs = _job_plans(p, out)
     return Plan(
         slot_starts=p.slot_starts, slot_h=p.slot_h, jobs=jobs, sites=sites,

@@ -2,7 +2,8 @@
 
 Each `replan(now, jobs, forecasts, limits)` builds the problem from the live state (running
 jobs and their work done, power limits in time windows, near-term decisions kept from the
-last plan), starts from the last plan, and returns the next plan. Decisions are stable:
+last plan, the batteries' state of charge the last plan gives at now), starts from the last
+plan, and returns the next plan. Decisions are stable:
 the last plan wins ties and is replaced only by a plan that is better by more than half
 the MIP gap, and interchangeable jobs keep their own starts, so a re-plan with nothing
 changed returns the same plan.
@@ -69,6 +70,26 @@ class Planner:
         return {jid: (site, t) for jid, (site, t) in previous.decisions().items()
                 if start <= pd.Timestamp(t) < until}
 
+    def battery_soc(self, now: datetime | None, previous: Plan | None) -> dict[str, float]:
+        """Site id → the state of charge `previous` plans for its battery at the start of the
+        slot containing `now` (the live state a re-plan starts from; empty without one)."""
+        if previous is None or now is None or len(previous.slot_starts) == 0:
+            return {}
+        slot = pd.Timedelta(hours=previous.slot_h)
+        i = int(previous.slot_starts.searchsorted(pd.Timestamp(now), side="right")) - 1
+        if i < 0 or pd.Timestamp(now) >= previous.slot_starts[i] + slot:
+            return {}
+        plans = {sp.id: sp for sp in previous.sites}
+        out = {}
+        for site in self.sites:
+            sp = plans.get(site.id)
+            if site.battery is None or sp is None:
+                continue
+            soc = sp.battery_start_kwh(i, site.battery.one_way_efficiency, previous.slot_h)
+            if soc is not None:
+                out[site.id] = soc
+        return out
+
     def replan(self, now: datetime | None, jobs: Sequence[Job],
                forecasts: Mapping[str, Forecast], limits: Sequence[PowerLimit] = (),
                previous: Plan | None = None) -> Plan:
@@ -77,7 +98,8 @@ class Planner:
         previous = previous if previous is not None else self.last
         cfg = self.config
         p = build_problem(self.sites, jobs, forecasts, self.policy, now=now, limits=limits,
-                          fixed=self.frozen(now, previous))
+                          fixed=self.frozen(now, previous),
+                          battery_soc_kwh=self.battery_soc(now, previous))
         incumbent = None if previous is None else schedule_on(p, previous)
         out = solve(p, cfg.method, time_limit_s=cfg.time_limit_s, mip_gap=cfg.mip_gap,
                     builder=cfg.builder, deterministic=cfg.deterministic, incumbent=incumbent)

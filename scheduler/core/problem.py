@@ -25,6 +25,7 @@ from policies.job import Job, Latency
 from policies.limits import PowerLimit
 from policies.policy import CarbonSignal, Policy
 from policies.site import Site
+from scheduler.core.battery import Batteries, site_batteries
 
 NOT_FIXED = -1
 """`fixed_site` / `continue_site` of a job that has none."""
@@ -33,6 +34,10 @@ JOB_ARRAYS = ("it_kw", "gpus", "dur_slots", "release_slot", "deadline_slot", "al
               "checkpointable", "fixed_site", "fixed_start", "continue_site", "resume_slots",
               "unplaced_points", "deferrable", "unplaceable")
 """The per-job arrays of `Problem` (first axis = job), sliced together by subsets."""
+OVER_CAP_PENALTY_PER_KWH = 1000.0
+"""Points per kWh a battery site draws above its cap or max limit because work that cannot
+move (laid down outside the problem) exceeds it: the battery discharges to cover it where
+it can. (Work that can move never exceeds a cap.)"""
 
 
 @dataclass(frozen=True)
@@ -106,10 +111,41 @@ class Problem:
     """Earliest issue time among the forecasts used (None when unknown)."""
     forecast_stale: bool = False
     """A forecast used is a provider's last good one, kept after a failure."""
+    battery: Batteries | None = None
+    """The sites' batteries (None: no site has one)."""
+    base_facility_kw: np.ndarray | None = None
+    """(S, T) facility kW of work laid down outside this problem at battery sites (the jobs
+    a residual problem is planned beside: the battery sees the whole site); None = 0. At
+    battery sites a residual keeps the zero-carbon and minimum-limit energy of the whole
+    site and `facility_cap_kw` is the whole site's cap."""
 
     @property
     def n_slots(self) -> int:
         return len(self.slot_starts)
+
+    @functools.cached_property
+    def has_battery(self) -> np.ndarray:
+        """(S,) bool: the site has a battery the plan may use."""
+        if self.battery is None:
+            return np.zeros(len(self.sites), dtype=bool)
+        return self.battery.present
+
+    @functools.cached_property
+    def base_kw(self) -> np.ndarray:
+        """(S, T) `base_facility_kw`, zeros where none."""
+        if self.base_facility_kw is None:
+            return np.zeros(self.pue.shape)
+        return self.base_facility_kw
+
+    def it_room_kw(self, net_kw: np.ndarray | None = None) -> np.ndarray:
+        """(S, T) IT kW this problem's jobs may draw when the batteries charge `net_kw`
+        (charge − discharge, facility kW; None = idle): `it_cap_kw`, and at battery sites
+        (cap − work laid down outside − net charge) / PUE (negative: no room)."""
+        if not self.has_battery.any():
+            return self.it_cap_kw
+        net = 0.0 if net_kw is None else net_kw
+        with_battery = (self.facility_cap_kw - self.base_kw - net) / self.pue
+        return np.where(self.has_battery[:, None], with_battery, self.it_cap_kw)
 
     @functools.cached_property
     def bound_site(self) -> np.ndarray:
@@ -129,29 +165,46 @@ class Problem:
 
     def part(self, jobs: np.ndarray, share: float) -> Problem:
         """The problem of `jobs` (indices) alone on `share` of every site's GPUs, power cap,
-        zero-carbon energy and minimum limits: plans of parts whose shares sum to 1 add up to
-        a plan of the whole (used to split very large instances)."""
+        zero-carbon energy, minimum limits and battery: plans of parts whose shares sum to 1
+        add up to a plan of the whole (used to split very large instances)."""
         return self._subset(jobs, self.gpu_cap * share, self.it_cap_kw * share,
-                            self.zero_carbon_cap_kwh * share, self.min_facility_kwh * share)
+                            self.zero_carbon_cap_kwh * share, self.min_facility_kwh * share,
+                            facility_cap_kw=self.facility_cap_kw * share,
+                            battery=None if self.battery is None
+                            else self.battery.scaled(share),
+                            base_facility_kw=None if self.base_facility_kw is None
+                            else self.base_facility_kw * share)
 
     def residual(self, jobs: np.ndarray, it_kw: np.ndarray, gpus: np.ndarray) -> Problem:
         """The problem of `jobs` (indices) in the room other jobs leave: GPUs, IT kW,
         zero-carbon kWh and minimum limits left beside their loads `it_kw` and `gpus` (S, T).
         A plan's objective is the others' site and job points plus the residual plan's,
-        exactly."""
-        facility_kwh = it_kw * self.pue * self.slot_h
+        exactly. At battery sites the others' facility kW is added to `base_facility_kw`
+        instead (the zero-carbon and minimum energy stay the whole site's): the battery
+        then sees the whole site, and the residual objective differs from the whole's by a
+        constant."""
+        facility_kw = it_kw * self.pue
+        facility_kwh = facility_kw * self.slot_h
+        stored = self.has_battery[:, None]
+        base = None
+        if stored.any():
+            base = self.base_kw + np.where(stored, facility_kw, 0.0)
         return self._subset(jobs, np.maximum(0.0, self.gpu_cap - gpus),
                             np.maximum(0.0, self.it_cap_kw - it_kw),
-                            np.maximum(0.0, self.zero_carbon_cap_kwh - facility_kwh),
-                            np.maximum(0.0, self.min_facility_kwh - facility_kwh))
+                            np.where(stored, self.zero_carbon_cap_kwh,
+                                     np.maximum(0.0, self.zero_carbon_cap_kwh - facility_kwh)),
+                            np.where(stored, self.min_facility_kwh,
+                                     np.maximum(0.0, self.min_facility_kwh - facility_kwh)),
+                            base_facility_kw=base)
 
     def _subset(self, jobs: np.ndarray, gpu_cap: np.ndarray, it_cap_kw: np.ndarray,
-                zero_carbon_cap_kwh: np.ndarray, min_facility_kwh: np.ndarray) -> Problem:
+                zero_carbon_cap_kwh: np.ndarray, min_facility_kwh: np.ndarray,
+                **others: object) -> Problem:
         sliced = {name: getattr(self, name)[jobs] for name in JOB_ARRAYS}
         return dataclasses.replace(
             self, jobs=tuple(self.jobs[j] for j in jobs), gpu_cap=gpu_cap, it_cap_kw=it_cap_kw,
             zero_carbon_cap_kwh=zero_carbon_cap_kwh, min_facility_kwh=min_facility_kwh,
-            **sliced)
+            **sliced, **others)  # type: ignore[arg-type]
 
     def cost_per_kwh(self) -> np.ndarray:
         """(S, T) objective points per facility kWh before the zero-carbon credit."""
@@ -170,15 +223,26 @@ class Problem:
         late_slots = np.maximum(0, end_slot - self.deadline_slot[j])
         return self.policy.lateness_penalty_per_h * late_slots * self.slot_h
 
-    def site_points(self, it_kw: np.ndarray) -> np.ndarray:
-        """(S, T) objective points of site loads `it_kw` (S, T): emissions by the policy's
-        signal and cost, less the zero-carbon credit, plus the penalty of minimum limits
-        unmet. The one definition the model builders, heuristics and bounds agree with."""
+    def site_points(self, it_kw: np.ndarray, net_kw: np.ndarray | None = None) -> np.ndarray:
+        """(S, T) objective points of site loads `it_kw` (S, T) with the batteries charging
+        `net_kw` (charge − discharge kW, None = idle): emissions by the policy's signal and
+        cost, less the zero-carbon credit, plus the penalty of minimum limits unmet (and, at
+        battery sites, of kWh above the cap). The one definition the model builders,
+        heuristics and bounds agree with."""
         facility = it_kw * self.pue * self.slot_h
-        zero = np.minimum(facility, self.zero_carbon_cap_kwh)
-        short = np.maximum(0.0, self.min_facility_kwh - facility)
-        return (self.cost_per_kwh() * facility - self.credit_per_zero_kwh() * zero
-                + self.policy.min_limit_penalty_per_kwh * short)
+        if net_kw is not None:
+            facility = facility + net_kw * self.slot_h
+        total = facility + self.base_kw * self.slot_h if self.base_facility_kw is not None \
+            else facility
+        zero = np.minimum(total, self.zero_carbon_cap_kwh)
+        short = np.maximum(0.0, self.min_facility_kwh - total)
+        points = (self.cost_per_kwh() * facility - self.credit_per_zero_kwh() * zero
+                  + self.policy.min_limit_penalty_per_kwh * short)
+        if self.has_battery.any():
+            over = np.maximum(0.0, total - self.facility_cap_kw * self.slot_h)
+            points = points + OVER_CAP_PENALTY_PER_KWH * np.where(self.has_battery[:, None],
+                                                                  over, 0.0)
+        return points
 
     def option_slots(self, j: int, s: int, start: int) -> int:
         """Run slots job j needs when it runs in one piece from `start` on site s: its
@@ -344,13 +408,16 @@ def _fixed_decisions(jobs: Sequence[Job], site_ids: list[str],
 def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
                   forecasts: Mapping[str, Forecast], policy: Policy, *,
                   now: datetime | None = None, limits: Sequence[PowerLimit] = (),
-                  fixed: Mapping[str, tuple[str, datetime]] | None = None) -> Problem:
+                  fixed: Mapping[str, tuple[str, datetime]] | None = None,
+                  battery_soc_kwh: Mapping[str, float] | None = None) -> Problem:
     """Validate the inputs against each other and lay them on one slot grid.
 
     `now`: the horizon starts at the slot containing it; pending jobs are released at
     `max(release, now)`; jobs with `running_site` run there at `now`. `limits`: facility-kW
     bounds in time windows. `fixed`: job id → (site id, start) of decisions to keep (the
     previous plan's near-term starts); ignored where the start is no longer in the horizon.
+    `battery_soc_kwh`: site id → its battery's state of charge at the horizon start, kWh
+    (default the site's `initial_soc`).
     """
     regions = sorted({s.region for s in sites})
     for s in sites:
@@ -397,7 +464,9 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
     home = np.zeros(J, dtype=int)
     running = np.full(J, NOT_FIXED)
     site_gpus = np.array([s.gpus for s in sites])
-    cap_kw = np.array([s.power_cap_kw for s in sites])
+    # a battery may carry a job above the cap for a while
+    cap_kw = np.array([s.power_cap_kw + (s.battery.kw if s.battery is not None else 0.0)
+                       for s in sites])
     min_pue = pue.min(axis=1)
     for i, job in enumerate(jobs):
         mask = _allowed_sites(job, sites)
@@ -445,6 +514,7 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
         overhead_slots=overhead, now=now_ts,
         forecast_issued_at=min(issued) if issued else None,
         forecast_stale=any(fc.stale for fc in fcs),
+        battery=site_batteries(sites, battery_soc_kwh),
     )
     deferral = _deferral_points(p.cost_per_kwh(), pue, allowed, it_kw * dur * slot_h)
     return dataclasses.replace(p, unplaced_points=np.where(

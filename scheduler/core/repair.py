@@ -39,7 +39,7 @@ def _try_job(loads: SiteLoads, p: Problem, sched: Schedule, j: int) -> bool:
         for k in range(int(p.release_slot[j]), latest + 1):
             win = slice(k, k + d)
             over_g = loads.gpus[s, win] + g - p.gpu_cap[s, win]
-            over_kw = loads.it_kw[s, win] + kw - p.it_cap_kw[s, win]
+            over_kw = loads.it_kw[s, win] + kw - loads.it_cap_kw[s, win]
             if (over_g <= 0).all() and (over_kw <= 1e-9).all():
                 continue  # fits as it is (the caller found no such start, so a guard only)
             runs = sched.run[here, win]

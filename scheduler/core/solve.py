@@ -19,6 +19,11 @@ the room they leave (`Problem.residual`), which adds up exactly. Running checkpo
 jobs may pause or move in the full models; the heuristics and the large-instance paths
 let them continue where they run.
 
+Sites with a battery: the full models schedule it with the jobs; every plan the `milp`
+method finds (also those of column generation, of parts, repairs and moves) gets the best
+battery schedule beside its jobs (`milp_fast.dispatch_battery`) before plans are compared.
+`greedy` and `asap` leave batteries idle.
+
 The budget is wall-clock seconds, or (`deterministic`) work limits only: no step looks at
 the clock, HiGHS runs single-threaded with a node limit, and the same instance gives the
 same plan on any machine.
@@ -37,7 +42,14 @@ from scheduler.core.colgen import column_generation, dive, schedule_options
 from scheduler.core.decompose import solve_parts, split
 from scheduler.core.greedy import SiteLoads, asap, greedy, placement_order
 from scheduler.core.local_search import relocate
-from scheduler.core.milp_fast import FastModel, build_fast, decode, job_classes, schedule_vector
+from scheduler.core.milp_fast import (
+    FastModel,
+    build_fast,
+    decode,
+    dispatch_battery,
+    job_classes,
+    schedule_vector,
+)
 from scheduler.core.milp_pyomo import solve_pyomo
 from scheduler.core.outcome import Outcome, relative_gap
 from scheduler.core.problem import NOT_FIXED, Problem
@@ -141,12 +153,14 @@ class _Plans:
         return greedy(self.p, sched, split=self.split)
 
     def add(self, source: str, sched: Schedule, steps: tuple[str, ...] = ()) -> None:
-        """Keep `sched` (if valid) and, when it improves on it, its late-job repair."""
+        """Keep `sched` (if valid) and, when it improves on it, its late-job repair — each
+        with the best battery schedule beside its jobs (`dispatch_battery`)."""
+        sched = dispatch_battery(self.p, sched)
         self._keep(source, steps, sched)
         repair_s = self.budget.step(REPAIR_TIME_S)
         fixed = repair_late(self.p, sched, repair_s) if repair_s > 0 else sched
         if fixed is not sched:
-            self._keep(source, (*steps, "repair"), fixed)
+            self._keep(source, (*steps, "repair"), dispatch_battery(self.p, fixed))
 
     def _keep(self, source: str, steps: tuple[str, ...], sched: Schedule) -> None:
         if not violations(self.p, sched):
@@ -207,6 +221,7 @@ def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.
     out = _solve_free(sub, method, budget, mip_gap, builder, sub_incumbent)
     sched = base
     sched.site[free], sched.run[free] = out.schedule.site, out.schedule.run
+    sched.charge_kw, sched.discharge_kw = out.schedule.charge_kw, out.schedule.discharge_kw
     ev = evaluate(p, sched)
     # the whole's objective is the bound jobs' points plus the rest's, exactly
     bound = out.bound + (ev.objective - out.objective)

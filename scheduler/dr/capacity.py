@@ -33,6 +33,7 @@ from scipy import sparse
 
 from inputs.errors import InputError
 from policies.job import Latency
+from scheduler.core.battery_model import battery_cells
 from scheduler.core.milp_fast import FastModel, build_fast, schedule_vector
 from scheduler.core.problem import NOT_FIXED, Problem
 from scheduler.core.schedule import Schedule, site_loads
@@ -69,6 +70,8 @@ class DrModel:
     model: FastModel
     plan_it_kw: np.ndarray
     """(S, T) IT kW the movable jobs draw in the plan."""
+    plan_net_kw: np.ndarray
+    """(S, T) battery charge − discharge in the plan, kW (0 where no battery)."""
     start: np.ndarray
     """The plan of the movable jobs as a start vector of `model` (R = 0)."""
 
@@ -91,7 +94,8 @@ def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray) -> DrModel:
     free = np.flatnonzero(free_mask)
     keep = Schedule(np.where(free_mask, -1, base.site), base.run & ~free_mask[:, None])
     sub = p.residual(free, *site_loads(p, keep))
-    mine = Schedule(base.site[free].copy(), base.run[free].copy())
+    mine = Schedule(base.site[free].copy(), base.run[free].copy(), base.charge_kw,
+                    base.discharge_kw)
     fm = build_fast(sub)
     m = fm.matrix
     ub = m.ub.copy()
@@ -112,10 +116,17 @@ def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray) -> DrModel:
         ub[u0:u0 + n] = may_wait[fm.slots.jobs].astype(float)
         h0, n = fm.blocks["job-late-slots"]
         ub[h0:h0 + n] = np.where(late_in_plan[fm.slots.jobs], np.inf, 0.0)
+    start = schedule_vector(sub, fm, mine)
+    if "site-over-cap-kw" in fm.blocks:  # no more above a cap than the plan draws there
+        o0, n = fm.blocks["site-over-cap-kw"]
+        ub[o0:o0 + n] = start[o0:o0 + n]
     fm = FastModel(MatrixModel(np.zeros_like(m.c), m.lb, ub, m.integer, m.A, m.row_lo,
                                m.row_hi), fm.class_jobs, fm.starts, fm.slots, fm.blocks)
     plan_it, _ = site_loads(sub, mine)
-    return DrModel(sub, fm, plan_it, schedule_vector(sub, fm, mine))
+    net = mine.net_kw()
+    plan_net = np.zeros(p.pue.shape) if net is None else np.where(
+        sub.has_battery[:, None], net, 0.0)
+    return DrModel(sub, fm, plan_it, plan_net, start)
 
 
 def delta_kw(p: Problem, base: Schedule, sites: int | Sequence[int], first: int, length: int,
@@ -133,27 +144,36 @@ def delta_kw(p: Problem, base: Schedule, sites: int | Sequence[int], first: int,
     p, m = dm.problem, dm.model.matrix
     T = p.n_slots
     slots = np.arange(first, min(T, first + length))
-    pue = p.pue[np.ix_(group, slots)]
-    plan_kw = (dm.plan_it_kw[np.ix_(group, slots)] * pue).sum(axis=0)
-    if direction == "down":
-        top = float(np.min(plan_kw))
+    cells = np.ix_(group, slots)
+    pue = p.pue[cells]
+    stored = p.has_battery[group][:, None]
+    # facility kW of the window slots: the movable jobs' and the batteries' (the rest stays)
+    plan_each = dm.plan_it_kw[cells] * pue + dm.plan_net_kw[cells]
+    plan_kw = plan_each.sum(axis=0)
+    if direction == "down":  # down to no grid draw at battery sites, to no movable load
+        top = float(np.min((plan_each + np.where(stored, p.base_kw[cells], 0.0)).sum(axis=0)))
         lo, hi, sign = -np.inf, plan_kw, 1.0
     else:
-        top = float(np.min(((p.it_cap_kw[np.ix_(group, slots)]
-                             - dm.plan_it_kw[np.ix_(group, slots)]) * pue).sum(axis=0)))
+        room = np.where(stored, p.facility_cap_kw[cells] - p.base_kw[cells] - plan_each,
+                        (p.it_cap_kw[cells] - dm.plan_it_kw[cells]) * pue)
+        top = float(np.min(room.sum(axis=0)))
         lo, hi, sign = plan_kw, np.inf, -1.0
     if top <= 1e-9:
         return 0.0
     L0, _ = dm.model.blocks["site-it-kw"]
     n, k = m.A.shape[1], len(slots)
-    # one row per slot: Σ_sites PUE × L[s, t] ± R against the plan's summed facility kW
-    rows = np.concatenate([np.tile(np.arange(k), len(group)), np.arange(k)])
-    cols = np.concatenate([(L0 + group[:, None] * T + slots[None, :]).ravel(), np.full(k, n)])
-    vals = np.concatenate([pue.ravel(), np.full(k, sign)])
-    block = sparse.coo_matrix((vals, (rows, cols)), shape=(k, n + 1))
+    # one row per slot: Σ_sites (PUE × L[s, t] + charge − discharge) ± R against the plan's
+    rows = [np.tile(np.arange(k), len(group)), np.arange(k)]
+    cols = [(L0 + group[:, None] * T + slots[None, :]).ravel(), np.full(k, n)]
+    vals = [pue.ravel(), np.full(k, sign)]
+    lb, ub = m.lb.copy(), m.ub.copy()
+    if "site-battery-charge-kw" in dm.model.blocks:
+        _battery_terms(dm, group, slots, first, rows, cols, vals, lb, ub)
+    block = sparse.coo_matrix((np.concatenate(vals), (np.concatenate(rows),
+                                                      np.concatenate(cols))), shape=(k, n + 1))
     A = sparse.vstack([sparse.hstack([m.A, sparse.csc_matrix((m.A.shape[0], 1))]), block]
                       ).tocsc()
-    model = MatrixModel(np.append(m.c, -1.0), np.append(m.lb, 0.0), np.append(m.ub, top),
+    model = MatrixModel(np.append(m.c, -1.0), np.append(lb, 0.0), np.append(ub, top),
                         np.append(m.integer, False), A,
                         np.concatenate([m.row_lo, np.broadcast_to(lo, k)]),
                         np.concatenate([m.row_hi, np.broadcast_to(hi, k)]))
@@ -165,6 +185,30 @@ def delta_kw(p: Problem, base: Schedule, sites: int | Sequence[int], first: int,
     if out.x is None or out.status is SolveStatus.INFEASIBLE:
         return 0.0
     return max(0.0, float(out.x[n]))
+
+
+def _battery_terms(dm: DrModel, group: np.ndarray, slots: np.ndarray, first: int,
+                   rows: list[np.ndarray], cols: list[np.ndarray], vals: list[np.ndarray],
+                   lb: np.ndarray, ub: np.ndarray) -> None:
+    """Add the group's batteries to the window rows (charge + , discharge −), and hold every
+    battery as planned before the window: it answers from its planned state of charge.
+    Mutates the row lists and the column bounds."""
+    p = dm.problem
+    T = p.n_slots
+    cells = battery_cells(p)
+    c0, d0 = (dm.model.blocks["site-battery-charge-kw"][0],
+              dm.model.blocks["site-battery-discharge-kw"][0])
+    before = np.flatnonzero(cells % T < first)
+    for col0 in (c0, d0):
+        lb[col0 + before] = ub[col0 + before] = dm.start[col0 + before]
+    where = {int(cell): i for i, cell in enumerate(cells)}
+    for k, t in enumerate(slots):
+        for s in group:
+            i = where.get(int(s) * T + int(t))
+            if i is not None:
+                rows.append(np.array([k, k]))
+                cols.append(np.array([c0 + i, d0 + i]))
+                vals.append(np.array([1.0, -1.0]))
 
 
 def _integral(x: np.ndarray, integer: np.ndarray, tol: float = 1e-6) -> bool:
