@@ -2,19 +2,23 @@
 error costs.
 
 Usage: `WATTBIT_SHARED_DATA=../shared/data python benchmarks/decision_quality.py
-[--scenario matsue-vs-shiroi-2023] [--forecasts model,perfect] [--days 30]`
+[--scenario matsue-vs-shiroi-2023] [--forecasts model,perfect] [--days 30] [--risk 0.9]`
 
 For each forecast model it simulates the scenario (asap, lwa, greedy, milp, oracle) and
 prints per policy: kg-CO2 (location), its share of the oracle's saving against asap, and
 its share of the oracle's absorbed curtailment. The oracle and asap do not depend on the
 forecasts, so the rows of different forecast models compare like with like; the last
 column is the milp share lost to forecast error (`perfect` − this model). Goal (issue 10):
-milp ≥ 90 % of both shares with `model` forecasts on the real 2023 data.
+milp ≥ 90 % of both shares with `model` forecasts on the real 2023 data. With `--risk q`
+the milp policy runs once more planning on the forecasts' quantile q (carbon at q,
+curtailment at 1 − q; the policy's `risk_quantile`), row `milp@q`, its shares against the
+same asap and oracle (issue 13: does planning under uncertainty help?).
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 
 import pandas as pd
 from rich.console import Console
@@ -24,14 +28,16 @@ from simulations.engine import simulate
 from simulations.scenario import load_scenario
 
 
-def shares(summary: pd.DataFrame) -> pd.DataFrame:
-    """Per policy: kg, share of the oracle's saving, share of its absorbed curtailment."""
+def shares(summary: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per policy: kg, share of the oracle's saving, share of its absorbed curtailment
+    (asap and oracle from `reference` when given, else from `summary`)."""
     by = summary.set_index("policy")
-    saving = by.kg_co2_location["asap"] - by.kg_co2_location["oracle"]
-    absorbed = by.curtailment_absorbed_mwh["oracle"]
+    ref = by if reference is None else reference.set_index("policy")
+    saving = ref.kg_co2_location["asap"] - ref.kg_co2_location["oracle"]
+    absorbed = ref.curtailment_absorbed_mwh["oracle"]
     return pd.DataFrame({
         "kg": by.kg_co2_location,
-        "saving": (by.kg_co2_location["asap"] - by.kg_co2_location) / saving,
+        "saving": (ref.kg_co2_location["asap"] - by.kg_co2_location) / saving,
         "curtailment": by.curtailment_absorbed_mwh / absorbed if absorbed > 0 else float("nan"),
         "misses": by.deadline_misses,
     })
@@ -42,6 +48,8 @@ def main() -> None:
     ap.add_argument("--scenario", default="matsue-vs-shiroi-2023")
     ap.add_argument("--forecasts", default="model,perfect")
     ap.add_argument("--days", type=int, default=30, help="simulated days from the start")
+    ap.add_argument("--risk", type=float, default=None,
+                    help="also run milp planning on this forecast quantile (0.1 or 0.9)")
     args = ap.parse_args()
     console = Console(width=140)
     base = load_scenario(args.scenario)
@@ -51,6 +59,12 @@ def main() -> None:
         sc = load_scenario(args.scenario, {"forecast.model": model, "end": end.isoformat()})
         res = simulate(sc)
         results[model] = shares(res.summary)
+        if args.risk is not None:
+            risky = replace(sc, policies=("milp",),
+                            policy=replace(sc.policy, risk_quantile=args.risk))
+            row = shares(simulate(risky).summary, res.summary).rename(
+                index={"milp": f"milp@{args.risk:g}"})
+            results[model] = pd.concat([results[model], row])
         for note in res.scenario.get("notes", []):
             console.print(f"[dim]{model}: {note}[/dim]")
     perfect = results.get("perfect")

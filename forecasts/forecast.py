@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -71,3 +71,25 @@ class Forecast:
     def end(self) -> pd.Timestamp:
         """End of the last slot (UTC)."""
         return self.slot_starts[-1] + pd.Timedelta(minutes=self.slot_minutes)
+
+
+def at_quantile(fc: Forecast, q: float) -> Forecast:
+    """`fc` as a planner at risk level `q` reads it: carbon intensity (average and marginal)
+    at quantile `q` and curtailment at quantile `1 − q` — `q = 0.9` plans on a dirtier grid
+    with less curtailment than expected (risk-averse), `0.5` on the median. Where the
+    forecast has no such quantile, or it is NaN, the point value stands."""
+    if not 0.0 < q < 1.0:
+        raise ValueError(f"risk quantile {q!r} must be in (0, 1)")
+
+    def level(name: str, at: float, point: np.ndarray | None) -> np.ndarray | None:
+        series = fc.quantiles.get(f"{name}_p{round(at * 100):02d}")
+        if point is None or series is None:
+            return point
+        series = np.asarray(series, dtype=float)
+        return np.where(np.isfinite(series), series, point)
+
+    return replace(fc,
+                   carbon_gco2_per_kwh=level("carbon_gco2_per_kwh", q, fc.carbon_gco2_per_kwh),
+                   marginal_gco2_per_kwh=level("marginal_gco2_per_kwh", q,
+                                               fc.marginal_gco2_per_kwh),
+                   curtailment_mw=level("curtailment_mw", 1.0 - q, fc.curtailment_mw))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,8 @@ from simulations.signals import RegionSignals, for_planner, window
 
 DAY = pd.Timedelta(days=1)
 NOISE_PHI = 0.9
+Z90 = 1.2816
+"""The standard normal's 90th percentile."""
 MODEL_TARGETS = ("carbon_gco2_per_kwh", "curtailment_mw")
 
 
@@ -43,8 +46,8 @@ class Forecaster:
     signals: Mapping[str, RegionSignals]
     seed: int = 0
     error_at_24h: float = 0.15
-    predictions: dict[tuple[str, str], pd.Series] = field(default_factory=dict)
-    """(region, target) → the model's day-ahead p50 per slot (`model` only)."""
+    predictions: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
+    """(region, target) → the model's day-ahead p10/p50/p90 per slot (`model` only)."""
     notes: list[str] = field(default_factory=list)
 
     def issue(self, now: pd.Timestamp, until: pd.Timestamp) -> dict[str, Forecast]:
@@ -61,26 +64,37 @@ class Forecaster:
         return out
 
     def _predict(self, i: int, region: str, fc: Forecast, part: Forecast,
-                 now: pd.Timestamp) -> dict[str, np.ndarray]:
+                 now: pd.Timestamp) -> dict[str, Any]:
+        """The forecast fields at `now`: point values and, where the model knows its
+        spread, the `_p10`/`_p90` quantiles (what a planner with a risk setting reads)."""
         names = ["carbon_gco2_per_kwh", "curtailment_mw"]
         if part.marginal_gco2_per_kwh is not None:
             names.append("marginal_gco2_per_kwh")
         if self.model == "noisy":
             return self._noisy(i, part, now, names)
-        out = {n: seasonal_naive(fc, n, part.slot_starts, now) for n in names}
+        out: dict[str, Any] = {n: seasonal_naive(fc, n, part.slot_starts, now)
+                               for n in names}
         if self.model == "model":
             issued = np.asarray(issue_times(part.slot_starts, DAY_AHEAD) <= now)
+            quantiles = {}
             for target in MODEL_TARGETS:
                 pred = self.predictions.get((region, target))
                 if pred is None:
                     continue
-                values = pred.reindex(part.slot_starts).to_numpy()
-                use = issued & np.isfinite(values)
-                out[target] = np.where(use, values, out[target])
+                frame = pred.reindex(part.slot_starts)
+                use = issued & np.isfinite(frame["p50"].to_numpy())
+                point = out[target]
+                out[target] = np.where(use, frame["p50"].to_numpy(), point)
+                for level in ("p10", "p90"):
+                    quantiles[f"{target}_{level}"] = np.where(
+                        use, frame[level].to_numpy(), point)
+            out["quantiles"] = quantiles
         return out
 
     def _noisy(self, i: int, part: Forecast, now: pd.Timestamp, names: list[str]
-               ) -> dict[str, np.ndarray]:
+               ) -> dict[str, Any]:
+        """Actuals × (1 + σ(lead) z), z AR(1) standard normal; p10/p90 = value × (1 ∓
+        1.2816 σ), the spread the forecaster knows it has."""
         rng = np.random.default_rng([self.seed, i, int(now.timestamp())])
         lead_h = (part.slot_starts - now).total_seconds().to_numpy() / 3600.0
         sigma = self.error_at_24h * np.maximum(lead_h, 0.0) / 24.0
@@ -92,6 +106,8 @@ class Forecaster:
                 prev = NOISE_PHI * prev + np.sqrt(1 - NOISE_PHI ** 2) * e
                 z[k] = prev
             out[n] = np.maximum(0.0, getattr(part, n) * (1.0 + sigma * z))
+        out["quantiles"] = {f"{n}_{level}": np.maximum(0.0, out[n] * (1.0 + k * sigma))
+                            for n in names for level, k in (("p10", -Z90), ("p90", Z90))}
         return out
 
 
@@ -132,12 +148,12 @@ def make_forecaster(model: str, signals: Mapping[str, RegionSignals], start: pd.
                 fc.notes.append(f"{region} {target}: model not trained ({err.problem}); "
                                 "seasonal-naive forecasts")
                 continue
-            pred = predict(fitted, sig.tidy)["p50"]
+            pred = predict(fitted, sig.tidy)[["p10", "p50", "p90"]]
             fc.predictions[(region, target)] = _on_grid(pred, sig.actual.slot_minutes)
     return fc
 
 
-def _on_grid(pred: pd.Series, minutes: int) -> pd.Series:
+def _on_grid(pred: pd.DataFrame, minutes: int) -> pd.DataFrame:
     """Predictions on the simulation's slots (repeat coarser values, average finer ones)."""
     step = pd.Series(pred.index).diff().min()
     if pd.isna(step) or step == pd.Timedelta(minutes=minutes):

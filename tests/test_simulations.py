@@ -175,6 +175,9 @@ def test_forecasts_never_see_the_future(tmp_path: Path, model: str) -> None:
             np.testing.assert_array_equal(fc.carbon_gco2_per_kwh,
                                           moved[region].carbon_gco2_per_kwh)
             np.testing.assert_array_equal(fc.curtailment_mw, moved[region].curtailment_mw)
+            assert fc.quantiles.keys() == moved[region].quantiles.keys()
+            for name, values in fc.quantiles.items():
+                np.testing.assert_array_equal(values, moved[region].quantiles[name])
     # and the test has teeth: the perfect forecaster does see the change
     now = sc.start + pd.Timedelta(hours=11)
     perfect = make_forecaster("perfect", world.signals, sc.start).issue(now, now + pd.Timedelta(
@@ -198,6 +201,27 @@ def test_noisy_forecasts_err_more_with_lead(tmp_path: Path) -> None:
     err = np.abs(fc.carbon_gco2_per_kwh / truth - 1)
     assert err[0] == pytest.approx(0.0)
     assert err[len(err) // 2:].mean() > err[: len(err) // 4].mean()
+
+
+def test_noisy_forecasts_know_their_spread(tmp_path: Path) -> None:
+    """p10/p90 of the noisy forecaster bracket the actual about 80 % of the time."""
+    sc = load_scenario(write(tmp_path, {**SMALL, "forecast": {"model": "noisy",
+                                                              "error_at_24h": 0.3}}))
+    world = build_world(sc)
+    actual = world.signals["jp-tokyo"].actual
+    truth = pd.Series(actual.carbon_gco2_per_kwh, index=actual.slot_starts)
+    inside, total = 0, 0
+    forecaster = make_forecaster("noisy", world.signals, sc.start, seed=3)
+    for hours in range(0, 96, 6):
+        now = sc.start + pd.Timedelta(hours=hours)
+        fc = forecaster.issue(now, now + pd.Timedelta(hours=24))["jp-tokyo"]
+        lead = (fc.slot_starts - now) >= pd.Timedelta(hours=6)
+        t = truth.reindex(fc.slot_starts).to_numpy()[lead]
+        lo = fc.quantiles["carbon_gco2_per_kwh_p10"][lead]
+        hi = fc.quantiles["carbon_gco2_per_kwh_p90"][lead]
+        inside += int(((lo <= t) & (t <= hi)).sum())
+        total += int(lead.sum())
+    assert 0.7 <= inside / total <= 0.9, inside / total
 
 
 def test_lwa_holds_jobs_home_and_shifts_in_time(small) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from forecasts.forecast import Forecast
+from forecasts.forecast import Forecast, at_quantile
 from inputs.clock import utc_now
 from policies.job import Job
 from policies.limits import PowerLimit
@@ -94,9 +94,13 @@ class Planner:
                forecasts: Mapping[str, Forecast], limits: Sequence[PowerLimit] = (),
                previous: Plan | None = None) -> Plan:
         """The next plan from the state at `now` (None: plan from the forecasts' start).
-        `previous` defaults to the last plan this planner returned."""
+        `previous` defaults to the last plan this planner returned. With a policy
+        `risk_quantile` other than 0.5 the forecasts are read at it (`at_quantile`)."""
         previous = previous if previous is not None else self.last
         cfg = self.config
+        q = self.policy.risk_quantile
+        if q != 0.5:  # plan on the forecasts' quantile (the plan's figures are on it too)
+            forecasts = {r: at_quantile(fc, q) for r, fc in forecasts.items()}
         p = build_problem(self.sites, jobs, forecasts, self.policy, now=now, limits=limits,
                           fixed=self.frozen(now, previous),
                           battery_soc_kwh=self.battery_soc(now, previous))

@@ -1,0 +1,74 @@
+"""Planning under uncertainty: a policy's `risk_quantile` makes the planner read carbon at
+that quantile and curtailment at the opposite one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasts.forecast import Forecast, at_quantile
+from inputs.errors import InputError
+from policies.policy import parse_policy
+
+IDX = pd.date_range("2026-05-01T00:00:00Z", periods=4, freq="30min")
+
+
+def forecast(**quantiles: np.ndarray) -> Forecast:
+    return Forecast("chugoku", IDX, 30, np.array([300.0, 300.0, 300.0, 300.0]),
+                    np.array([50.0, 50.0, 0.0, np.nan]), quantiles=quantiles)
+
+
+def test_carbon_at_q_and_curtailment_at_one_minus_q() -> None:
+    fc = forecast(carbon_gco2_per_kwh_p90=np.array([400.0, 410.0, np.nan, 420.0]),
+                  carbon_gco2_per_kwh_p10=np.array([200.0, 210.0, 220.0, 230.0]),
+                  curtailment_mw_p10=np.array([10.0, 20.0, 0.0, 5.0]),
+                  curtailment_mw_p90=np.array([90.0, 80.0, 1.0, 7.0]))
+    averse = at_quantile(fc, 0.9)
+    np.testing.assert_array_equal(averse.carbon_gco2_per_kwh, [400.0, 410.0, 300.0, 420.0])
+    np.testing.assert_array_equal(averse.curtailment_mw, [10.0, 20.0, 0.0, 5.0])
+    hopeful = at_quantile(fc, 0.1)
+    np.testing.assert_array_equal(hopeful.carbon_gco2_per_kwh, [200.0, 210.0, 220.0, 230.0])
+    np.testing.assert_array_equal(hopeful.curtailment_mw, [90.0, 80.0, 1.0, 7.0])
+    # no quantiles: the point values stand (NaN curtailment stays unknown)
+    plain = at_quantile(forecast(), 0.9)
+    np.testing.assert_array_equal(plain.carbon_gco2_per_kwh, fc.carbon_gco2_per_kwh)
+    np.testing.assert_array_equal(plain.curtailment_mw, fc.curtailment_mw)
+
+
+@pytest.mark.parametrize(("value", "ok"), [(0.5, True), (0.9, True), (0.1, True),
+                                           (0.75, False), (1.5, False), ("high", False)])
+def test_policy_risk_quantile(value: object, ok: bool) -> None:
+    doc = {"name": "p", "risk_quantile": value}
+    if ok:
+        assert parse_policy("p.yaml", doc).risk_quantile == value
+    else:
+        with pytest.raises(InputError, match="risk_quantile"):
+            parse_policy("p.yaml", doc)
+
+
+def test_the_planner_plans_on_the_quantile() -> None:
+    """Matsue is cleaner on the median but may be much dirtier (wide p90); Shiroi is
+    certain. A median planner picks Matsue, a risk-averse one (0.9) Shiroi."""
+    from datetime import UTC, datetime
+
+    from policies.job import Job
+    from policies.policy import Policy
+    from policies.site import PueModel, Site
+    from scheduler.core.planner import PlanConfig, Planner
+
+    idx = pd.date_range("2026-05-01T00:00:00Z", periods=8, freq="30min")
+    n = len(idx)
+    fcs = {"chugoku": Forecast("chugoku", idx, 30, np.full(n, 300.0), np.zeros(n),
+                               quantiles={"carbon_gco2_per_kwh_p90": np.full(n, 700.0),
+                                          "carbon_gco2_per_kwh_p10": np.full(n, 250.0)}),
+           "tokyo": Forecast("tokyo", idx, 30, np.full(n, 400.0), np.zeros(n))}
+    sites = [Site("matsue", "chugoku", gpus=8, power_cap_kw=50, pue=PueModel(1.3)),
+             Site("shiroi", "tokyo", gpus=8, power_cap_kw=50, pue=PueModel(1.3), home=True)]
+    start = datetime(2026, 5, 1, tzinfo=UTC)
+    job = Job("j", 4, 0.7, 1.0, start, datetime(2026, 5, 1, 4, tzinfo=UTC))
+    chosen = {}
+    for q in (0.5, 0.9):
+        planner = Planner(sites, Policy(risk_quantile=q), PlanConfig(deterministic=True))
+        chosen[q] = planner.replan(start, [job], fcs).job("j").site
+    assert chosen == {0.5: "matsue", 0.9: "shiroi"}
