@@ -29,6 +29,7 @@ from inputs.errors import InputError
 from inputs.files import read_text
 from scheduler.cluster.config import ServeConfig, load_serve_config
 from scheduler.cluster.controller import Controller
+from scheduler.cluster.fleet import node_fingerprint, pod_fingerprint
 from scheduler.cluster.forecast_source import forecast_source
 from scheduler.cluster.informer import Informer
 from scheduler.cluster.kube import KubeApi, connect
@@ -62,7 +63,8 @@ def build(cfg: ServeConfig, api: KubeApi, *, dry_run: bool = False,
         api, namespace, le.lease_name, identity, le.lease_duration_seconds, utc_now,
         renew_s=le.renew_seconds)
     resync = cfg.kubernetes.resync_seconds
-    pods, nodes = Informer(api, "pods", resync_s=resync), Informer(api, "nodes", resync_s=resync)
+    pods = Informer(api, "pods", resync_s=resync, fingerprint=pod_fingerprint)
+    nodes = Informer(api, "nodes", resync_s=resync, fingerprint=node_fingerprint)
     failures = FailureCounter()
     controller = Controller(api, extender, dr, pods, nodes,
                             forecast_source(cfg, utc_now, failures), utc_now, elector=elector,

@@ -21,7 +21,7 @@ from forecasts.forecast import Forecast
 from forecasts.providers.http import ProviderError
 from policies.policy import load_policy
 from scheduler.cluster.controller import Controller
-from scheduler.cluster.fleet import read_fleet
+from scheduler.cluster.fleet import pod_fingerprint, read_fleet
 from scheduler.cluster.informer import Informer
 from scheduler.cluster.kube import API_CALLS, KubeApi
 from scheduler.cluster.leader import LeaseElector
@@ -269,3 +269,20 @@ def test_fleet_capacity_and_running_jobs(k8s_fixtures: Path) -> None:
     run = jobs[f"{ns}/job-run"]
     assert run.running_site == MATSUE and run.done_h == pytest.approx(2.0)
     assert jobs[f"{ns}/job-wait"].running_site is None
+
+
+def test_only_changes_the_planner_reads_call_for_a_replan(k8s_fixtures: Path) -> None:
+    calls = []
+    inf = Informer(None, "pods", on_change=lambda: calls.append(1),  # type: ignore[arg-type]
+                   fingerprint=pod_fingerprint)
+    pod = gated(load(k8s_fixtures, "filter-args-node-names.json")["Pod"], "p")
+    inf.apply("ADDED", pod)
+    beat = copy.deepcopy(pod)
+    beat["status"] = {"conditions": [{"type": "PodScheduled", "status": "False"}]}
+    inf.apply("MODIFIED", beat)  # a status heartbeat: cached, no re-plan
+    assert len(calls) == 1 and inf.snapshot()[f"{pod['metadata']['namespace']}/p"] == beat
+    moved = copy.deepcopy(beat)
+    moved["spec"]["nodeName"] = "gpu-matsue-01"
+    inf.apply("MODIFIED", moved)
+    inf.apply("DELETED", moved)
+    assert len(calls) == 3

@@ -95,9 +95,9 @@ class Controller:
     _planned_at: float | None = None
 
     def changed(self) -> None:
-        """The cluster changed (informer callback): re-plan after the debounce."""
-        if self._dirty_at is None:
-            self._dirty_at = time.monotonic()
+        """The cluster changed in what the planner reads (informer callback): re-plan once
+        it has been quiet for `debounce_s` (the period re-plans meanwhile anyway)."""
+        self._dirty_at = time.monotonic()
 
     def ready(self) -> bool:
         """Serve only as the leader that has planned or armed fail-open."""
@@ -111,7 +111,7 @@ class Controller:
         mono = time.monotonic()
         due = self._planned_at is None or mono - self._planned_at >= self.replan_s
         settled = self._dirty_at is not None and mono - self._dirty_at >= self.debounce_s
-        if due or settled:
+        if due or settled or not self.armed:  # also at once on taking the lease
             self.replan()
         decisions = self.reconcile_gates()
         self.armed = True

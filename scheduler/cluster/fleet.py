@@ -14,7 +14,7 @@ capacity and the jobs to plan, pending or running. Pure functions.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -114,3 +114,22 @@ def _job(members: list[tuple[dict[str, Any], Job]], node_site: dict[str, str | N
         done_h = max(0.0, (pd.Timestamp(now) - min(started)).total_seconds() / 3600)
     done_h = min(done_h, max(0.0, job.duration_h - MIN_REMAINING_H))
     return dataclasses.replace(job, running_site=sorted(sites)[0], done_h=done_h)
+
+
+def pod_fingerprint(pod: dict[str, Any]) -> Hashable:
+    """What `read_fleet` and the gates read of a pod (a change elsewhere is no reason to
+    re-plan): labels, annotations, gates, node, phase, start, GPU requests."""
+    meta, spec = pod.get("metadata") or {}, pod.get("spec") or {}
+    status = pod.get("status") or {}
+    return (repr(sorted((meta.get("labels") or {}).items())),
+            repr(sorted((meta.get("annotations") or {}).items())),
+            repr(spec.get("schedulingGates")), spec.get("nodeName"), status.get("phase"),
+            status.get("startTime"), gpus_of(pod))
+
+
+def node_fingerprint(node: dict[str, Any]) -> Hashable:
+    """What `read_fleet` and the extender read of a node: labels, GPUs, schedulability."""
+    meta, spec = node.get("metadata") or {}, node.get("spec") or {}
+    alloc = ((node.get("status") or {}).get("allocatable") or {}).get(GPU_RESOURCE)
+    return (repr(sorted((meta.get("labels") or {}).items())), str(alloc),
+            bool(spec.get("unschedulable")))

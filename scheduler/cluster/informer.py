@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from scheduler.cluster.kube import ApiException, KubeApi
@@ -30,10 +30,14 @@ class Informer:
 
     def __init__(self, api: KubeApi, kind: str, *, resync_s: float = 300.0,
                  watch_s: float = 60.0, on_change: Callable[[], None] | None = None,
-                 retry_s: float = 1.0) -> None:
+                 retry_s: float = 1.0,
+                 fingerprint: Callable[[dict[str, Any]], Hashable] | None = None) -> None:
         self.api, self.kind = api, kind
         self.resync_s, self.watch_s, self.retry_s = resync_s, watch_s, retry_s
         self.on_change = on_change
+        self.fingerprint = fingerprint
+        """What of an object matters to the caller: a MODIFIED event that leaves it equal
+        (e.g. a status heartbeat) updates the cache without calling `on_change`."""
         self._objects: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -66,6 +70,7 @@ class Informer:
             return
         key = object_key(obj)
         with self._lock:
+            old = self._objects.get(key)
             if kind == "DELETED":
                 self._objects.pop(key, None)
             elif kind in ("ADDED", "MODIFIED"):
@@ -74,6 +79,9 @@ class Informer:
                 return
         if rv:
             self.resource_version = rv
+        if (kind == "MODIFIED" and old is not None and self.fingerprint is not None
+                and self.fingerprint(old) == self.fingerprint(obj)):
+            return
         self._changed()
 
     def run(self) -> None:
