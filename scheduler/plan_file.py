@@ -64,6 +64,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             "late": jp.late, "impossible": jp.impossible, "deferred": jp.deferred,
             "note": jp.note, "kwh": round(jp.kwh, 6), "kg_co2": round(jp.kg_co2, 6),
             "site_costs": {s: None if c is None else round(c, 6) for s, c in jp.site_costs},
+            "baseline_kg_co2": round(jp.baseline_kg_co2, 6)
+            if math.isfinite(jp.baseline_kg_co2) else None,
         } for jp in plan.jobs],
         "sites": [{"id": sp.id, "slots": _site_slots(plan, sp)} for sp in plan.sites],
         "summary": {
@@ -108,6 +110,8 @@ def plan_from_json(doc: Any, src: str = "plan.json") -> Plan:
             deferred=bool(j.get("deferred", False)), note=str(j.get("note", "")),
             site_costs=tuple((str(s), None if c is None else float(c))
                              for s, c in (j.get("site_costs") or {}).items()),
+            baseline_kg_co2=float("nan") if j.get("baseline_kg_co2") is None
+            else float(j["baseline_kg_co2"]),
         ) for j in jobs)
         starts = pd.DatetimeIndex([parse_time(src, "sites[].slots[].start", s["start"])
                                    for s in sites[0]["slots"]]) if sites else \

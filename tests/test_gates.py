@@ -65,6 +65,10 @@ def test_held_until_the_planned_start_then_released_to_the_site(k8s_fixtures: Pa
     held = decide(pod, plan, NOW)
     assert held is not None and not held.release
     assert "held by wattbit until" in held.message and "JST" in held.message
+    # the Event says what waiting saves against the carbon-agnostic baseline
+    assert jp.kg_co2 < jp.baseline_kg_co2
+    assert f"{jp.kg_co2 - jp.baseline_kg_co2:+,.1f} kg CO2 against running at release" in (
+        held.message)
     day = timedelta(days=1)  # the planner loop keeps the plan fresh; here it is the same plan
     later = decide(pod, plan, start.to_pydatetime() - timedelta(minutes=1), max_plan_age=day)
     assert not later.release  # a minute before: still held

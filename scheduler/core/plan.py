@@ -38,6 +38,9 @@ class JobPlan:
     site_costs: tuple[tuple[str, float | None], ...] = ()
     """Per allowed site: objective points of the job's best option there beside the other
     jobs of the plan (None where none fits) — to rank sites when the planned one is full."""
+    baseline_kg_co2: float = float("nan")
+    """kg-CO2 of the job in the plan's carbon-agnostic baseline (home site, earliest start);
+    NaN when the baseline does not place it."""
 
 
 @dataclass(frozen=True)
@@ -155,15 +158,32 @@ def _site_costs(p: Problem, sched: Schedule, loads: SiteLoads, j: int
     return tuple(out)
 
 
-def _job_plans(p: Problem, out: Outcome) -> tuple[JobPlan, ...]:
-    ev, sched = out.evaluation, out.schedule
+def _job_kg(p: Problem, out: Outcome) -> np.ndarray:
+    """(J,) kg-CO2 of each job in an outcome: its facility kWh at its site's rate per slot
+    (NaN for a job it does not place)."""
+    rate, sched = _kg_per_kwh(p, out), out.schedule
+    kg = np.full(len(p.jobs), np.nan)
+    for j in np.flatnonzero(sched.site != UNPLACED):
+        s = int(sched.site[j])
+        kg[j] = float((p.it_kw[j] * p.pue[s] * p.slot_h * sched.run[j] * rate[s]).sum())
+    return kg
+
+
+def _kg_per_kwh(p: Problem, out: Outcome) -> np.ndarray:
+    """(S, T) kg-CO2 per facility kWh of the jobs at each site and slot."""
+    ev = out.evaluation
     with np.errstate(invalid="ignore", divide="ignore"):
         kg_per_kwh = np.where(ev.facility_kwh > 0, ev.kg_co2 / ev.facility_kwh, 0.0)
         # a battery moves energy between slots: its site's jobs share the site's kg-CO2
         # pro rata of their kWh over the horizon
         jobs_kwh = (ev.it_kw * p.pue * p.slot_h).sum(axis=1)
         site_rate = np.where(jobs_kwh > 0, ev.kg_co2.sum(axis=1) / jobs_kwh, 0.0)
-    kg_per_kwh = np.where(p.has_battery[:, None], site_rate[:, None], kg_per_kwh)
+    return np.where(p.has_battery[:, None], site_rate[:, None], kg_per_kwh)
+
+
+def _job_plans(p: Problem, out: Outcome, baseline: Outcome) -> tuple[JobPlan, ...]:
+    sched = out.schedule
+    kg, base_kg = _job_kg(p, out), _job_kg(p, baseline)
     slot = pd.Timedelta(hours=p.slot_h)
     loads = SiteLoads(p, sched)
     plans = []
@@ -171,16 +191,17 @@ def _job_plans(p: Problem, out: Outcome) -> tuple[JobPlan, ...]:
         s = int(sched.site[j])
         costs = _site_costs(p, sched, loads, j)
         if s == UNPLACED:
-            plans.append(JobPlan(job.id, None, (), bool(ev.late[j]), bool(p.impossible[j]),
-                                 0.0, 0.0, deferred=bool(p.deferrable[j]),
-                                 note=_note(p, j, False), site_costs=costs))
+            plans.append(JobPlan(job.id, None, (), bool(out.evaluation.late[j]),
+                                 bool(p.impossible[j]), 0.0, 0.0,
+                                 deferred=bool(p.deferrable[j]), note=_note(p, j, False),
+                                 site_costs=costs, baseline_kg_co2=float(base_kg[j])))
             continue
         kwh = p.it_kw[j] * p.pue[s] * p.slot_h * sched.run[j]
         segs = tuple((p.slot_starts[a].to_pydatetime(), (p.slot_starts[b - 1] + slot)
                       .to_pydatetime()) for a, b in sched.segments(j))
-        plans.append(JobPlan(job.id, p.sites[s].id, segs, bool(ev.late[j]),
-                             bool(p.impossible[j]), float(kwh.sum()),
-                             float((kwh * kg_per_kwh[s]).sum()), site_costs=costs))
+        plans.append(JobPlan(job.id, p.sites[s].id, segs, bool(out.evaluation.late[j]),
+                             bool(p.impossible[j]), float(kwh.sum()), float(kg[j]),
+                             site_costs=costs, baseline_kg_co2=float(base_kg[j])))
     return tuple(plans)
 
 
@@ -216,7 +237,7 @@ def make_plan(p: Problem, out: Outcome, baseline: Outcome, previous: Plan | None
     sites = tuple(SitePlan(s.id, ev.it_kw[i], facility_kw[i], ev.zero_carbon_kwh[i],
                            ev.kg_co2[i], battery(ev.charge_kw, i), battery(ev.discharge_kw, i),
                            battery(ev.soc_kwh, i)) for i, s in enumerate(p.sites))
-    jobs = _job_plans(p, out)
+    jobs = _job_plans(p, out, baseline)
     return Plan(
         slot_starts=p.slot_starts, slot_h=p.slot_h, jobs=jobs, sites=sites,
         kwh=float(ev.facility_kwh.sum()), kg_co2=ev.total_kg_co2,

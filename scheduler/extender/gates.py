@@ -12,6 +12,7 @@ gate is ever removed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -68,7 +69,12 @@ def decide(pod: dict[str, Any], plan: Plan | None, now: datetime,
         return GateDecision(name, True, None,
                             f"released by wattbit: job {facts.job.id} is not in the plan")
     start = pd.Timestamp(jp.segments[0][0])
-    saving = f", {jp.kg_co2:,.1f} kg CO2 planned" if jp.kg_co2 == jp.kg_co2 else ""
+    saving = ""
+    if math.isfinite(jp.kg_co2) and math.isfinite(jp.baseline_kg_co2):
+        saving = (f", {jp.kg_co2 - jp.baseline_kg_co2:+,.1f} kg CO2 against running at "
+                  "release at home")
+    elif math.isfinite(jp.kg_co2):
+        saving = f", {jp.kg_co2:,.1f} kg CO2 planned"
     jst = start.tz_convert("Asia/Tokyo").strftime("%m-%d %H:%M JST")
     if start > pd.Timestamp(now):
         return GateDecision(name, False, jp.site,
