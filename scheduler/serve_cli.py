@@ -136,6 +136,8 @@ def serve_command(
                                      and controller.nodes.synced.is_set()):
         stop.wait(0.5)  # the informers retry until the API answers
     controller.run(stop)
+    if controller.elector is not None:
+        controller.elector.release()
     for server in servers:
         server.should_exit = True
     controller.pods.stop()

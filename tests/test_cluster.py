@@ -186,6 +186,12 @@ def test_gates_held_then_released_with_events_and_a_lease(cluster, k8s_fixtures:
     assert lease["spec"]["leaseTransitions"] == 1
     a.step()
     assert not a.ready()
+    # on shutdown the leader gives the Lease up: the standby takes it at once
+    b.elector.release()
+    assert objects(emu, "leases")[0]["spec"].get("holderIdentity") is None
+    clock.now += timedelta(seconds=1)
+    a.step()
+    assert a.ready() and objects(emu, "leases")[0]["spec"]["holderIdentity"] == "wattbit-a"
 
     # every call the adapter made is a declared RBAC rule (the chart grants exactly these)
     ours = rbac_calls(emu) - {("", "nodes", "create"), ("", "pods", "create")}  # test setup
