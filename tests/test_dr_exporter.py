@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,7 +42,11 @@ def site_plan(sid: str, base_kw: float) -> SitePlan:
 
 
 def make_plan(gap: float = 0.012) -> Plan:
-    sites = (site_plan(SITES[0], 800.0), site_plan(SITES[1], 450.0))
+    n = len(SLOTS)
+    with_battery = replace(site_plan(SITES[1], 450.0), battery_charge_kw=np.zeros(n),
+                           battery_discharge_kw=np.full(n, 25.0),
+                           battery_soc_kwh=np.linspace(900.0, 400.0, n))
+    sites = (site_plan(SITES[0], 800.0), with_battery)
     return Plan(slot_starts=SLOTS, slot_h=0.5, jobs=(), sites=sites, kwh=50_000.0,
                 kg_co2=21_500.5, baseline_kwh=50_000.0, baseline_kg_co2=24_800.25,
                 curtailment_absorbed_kwh=1_234.5, objective=1.0, bound=0.99, gap=gap,
@@ -179,6 +183,19 @@ def test_planned_facility_power_in_the_slot_containing_at() -> None:
     m.update(make_snapshot(at=pd.Timestamp("2025-01-15 23:59:59", tz="UTC")))
     got = value(m, "wattbit_planned_facility_power_watts", site="osaka-1")
     assert got == pytest.approx(float(plan.sites[1].facility_kw[47]) * 1000.0, rel=1e-12)
+
+
+def test_planned_battery_power_and_energy_only_for_battery_sites() -> None:
+    m = DrMetrics()
+    m.update(make_snapshot())
+    osaka = make_plan().sites[1]
+    assert value(m, "wattbit_planned_battery_power_watts", site="osaka-1",
+                 direction="discharge") == 25_000.0
+    assert value(m, "wattbit_planned_battery_power_watts", site="osaka-1",
+                 direction="charge") == 0.0
+    assert value(m, "wattbit_planned_battery_energy_joules", site="osaka-1") == pytest.approx(
+        float(osaka.battery_soc_kwh[21]) * 3.6e6, rel=1e-12)
+    assert value(m, "wattbit_planned_battery_energy_joules", site="tokyo-1") is None
 
 
 @pytest.mark.parametrize("at", ["2025-01-14 23:59:59", "2025-01-16 00:00"])

@@ -51,6 +51,15 @@ FAMILIES: dict[str, tuple[str, tuple[str, ...], str]] = {
         "gauge", ("site",),
         "Facility power the plan gives the site in the slot containing the snapshot time, "
         "watts (NaN outside the plan)."),
+    "wattbit_planned_battery_power_watts": (
+        "gauge", ("site", "direction"),
+        "Battery power the plan gives the site in the slot containing the snapshot time, "
+        "watts, facility side: direction=charge (drawn from the grid) or discharge (feeding "
+        "the site); only sites with a battery."),
+    "wattbit_planned_battery_energy_joules": (
+        "gauge", ("site",),
+        "Energy stored in the site's battery at the end of the slot containing the snapshot "
+        "time as planned, joules; only sites with a battery."),
     "wattbit_grid_carbon_intensity_grams_per_kilowatt_hour": (
         "gauge", ("region",),
         "Forecast average grid carbon intensity in the slot containing the snapshot time, "
@@ -201,6 +210,14 @@ def _rows(snap: Snapshot) -> dict[str, _Rows]:
         for s in plan.sites:
             out["wattbit_planned_facility_power_watts"].append(
                 ((s.id,), _value(s.facility_kw, i, W_PER_KW)))
+            if s.battery_soc_kwh is None:
+                continue
+            for direction, kw in (("charge", s.battery_charge_kw),
+                                  ("discharge", s.battery_discharge_kw)):
+                out["wattbit_planned_battery_power_watts"].append(
+                    ((s.id, direction), _value(kw, i, W_PER_KW)))
+            out["wattbit_planned_battery_energy_joules"].append(
+                ((s.id,), _value(s.battery_soc_kwh, i, J_PER_KWH)))
         out["wattbit_plan_emissions_grams"] += [
             (("planned",), float(plan.kg_co2) * G_PER_KG),
             (("baseline",), float(plan.baseline_kg_co2) * G_PER_KG)]
