@@ -66,6 +66,9 @@ class Run:
 
     policy: str
     it_kw: np.ndarray
+    charge_kw: np.ndarray | None = None
+    """(S, T) battery charge kW carried out (facility side; None until a plan charges)."""
+    discharge_kw: np.ndarray | None = None
     pieces: dict[str, list[tuple[int, int, int]]] = field(default_factory=dict)
     done_h: dict[str, float] = field(default_factory=dict)
     planner_s: float = 0.0
@@ -198,12 +201,14 @@ def oracle(sc: Scenario, world: World) -> Run:
 
 def record(world: World, run: Run, plan: Plan, first: pd.Timestamp, until: pd.Timestamp
            ) -> None:
-    """Add what `plan` runs in [first, until) to the run: IT kW per site and slot, and each
-    job's pieces (adjacent pieces on one site merge)."""
+    """Add what `plan` runs in [first, until) to the run: IT kW per site and slot, the
+    batteries' charge and discharge, and each job's pieces (adjacent pieces on one site
+    merge)."""
     site_index = {s.id: i for i, s in enumerate(world.sites)}
     kw = {j.id: j.it_kw for j in world.jobs}
     slot = pd.Timedelta(hours=world.accounting.slot_h)
     t0 = world.slots[0]
+    _record_batteries(world, run, plan, first, until)
     for jp in plan.jobs:
         if jp.site is None:
             continue
@@ -219,6 +224,22 @@ def record(world: World, run: Run, plan: Plan, first: pd.Timestamp, until: pd.Ti
                 pieces[-1] = (s, pieces[-1][1], kb)
             else:
                 pieces.append((s, ka, kb))
+
+
+def _record_batteries(world: World, run: Run, plan: Plan, first: pd.Timestamp,
+                      until: pd.Timestamp) -> None:
+    """The plan's battery charge and discharge in [first, until), on the accounting grid."""
+    site_index = {s.id: i for i, s in enumerate(world.sites)}
+    inside = (plan.slot_starts >= first) & (plan.slot_starts < until)
+    at = world.slots.get_indexer(plan.slot_starts[inside])
+    for sp in plan.sites:
+        if sp.battery_charge_kw is None or sp.battery_discharge_kw is None:
+            continue
+        if run.charge_kw is None or run.discharge_kw is None:
+            run.charge_kw, run.discharge_kw = np.zeros_like(run.it_kw), np.zeros_like(run.it_kw)
+        i, ok = site_index[sp.id], at >= 0
+        run.charge_kw[i, at[ok]] = sp.battery_charge_kw[inside][ok]
+        run.discharge_kw[i, at[ok]] = sp.battery_discharge_kw[inside][ok]
 
 
 def simulate(sc: Scenario, progress: Progress | None = None) -> SimulationResult:
@@ -254,7 +275,9 @@ def tabulate(sc: Scenario, world: World, runs: Sequence[Run]) -> SimulationResul
     curtail = np.stack([_signal(world, s.region, "curtailment_mw") for s in world.sites])
     slots, jobs, sites, summary = [], [], [], []
     for run in runs:
-        facility, zero, kg = account(p, run.it_kw)
+        net = (None if run.charge_kw is None or run.discharge_kw is None
+               else run.charge_kw - run.discharge_kw)
+        facility, zero, kg = account(p, run.it_kw, net)
         market = kg * (1.0 - cert)
         cost = facility * price
         for i, site in enumerate(world.sites):

@@ -358,3 +358,32 @@ def test_the_actual_signals_do_not_depend_on_the_forecast_model(tmp_path: Path) 
         for other in worlds[1:]:
             np.testing.assert_array_equal(sig.actual.carbon_gco2_per_kwh,
                                           other.signals[region].actual.carbon_gco2_per_kwh)
+
+
+def test_batteries_are_carried_out_and_accounted(tmp_path: Path) -> None:
+    """A site's battery, as the rolling re-plans schedule it, is carried out slot by slot
+    (its state of charge stays within bounds across re-plans) and accounted in the site's
+    grid energy: facility kWh = IT kWh × PUE + (charge − discharge) × h."""
+    from scheduler.core.battery import site_batteries, soc_kwh
+    from simulations.engine import build_world, rolling
+
+    sites = [dict(SMALL["sites"][0]), dict(SMALL["sites"][1])]
+    sites[1]["battery"] = {"kwh": 200.0, "kw": 40.0, "efficiency": 0.9, "min_soc": 0.2,
+                           "initial_soc": 0.5}
+    doc = {**SMALL, "sites": sites, "policies": ["milp"],
+           "end": "2026-04-07T00:00:00+09:00"}
+    sc = load_scenario(write(tmp_path, doc))
+    world = build_world(sc)
+    run = rolling(sc, world, "milp", make_forecaster("perfect", world.signals, sc.start))
+    assert run.charge_kw is not None and run.discharge_kw is not None
+    assert run.charge_kw[1].sum() > 0 and run.discharge_kw[1].sum() > 0  # it is used
+    assert not run.charge_kw[0].any() and not run.discharge_kw[0].any()
+    b = site_batteries(list(sc.sites))
+    soc = soc_kwh(b, run.charge_kw, run.discharge_kw, world.accounting.slot_h)[1]
+    assert soc.min() >= 0.2 * 200.0 - 1e-6 and soc.max() <= 200.0 + 1e-6
+    res = simulate(sc)
+    shiroi = res.slots[res.slots.site == "shiroi"]
+    h = world.accounting.slot_h
+    expected = (shiroi.it_kw * shiroi.pue * h
+                + (run.charge_kw[1] - run.discharge_kw[1]) * h).to_numpy()
+    np.testing.assert_allclose(shiroi.facility_kwh.to_numpy(), expected, atol=1e-6)
