@@ -17,9 +17,8 @@ from policies.policy import load_policy
 from policies.sites_file import read_sites_yaml
 from scheduler.dr.api import MAX_BODY_BYTES, create_app
 from scheduler.dr.capacity import delta_kw
-from scheduler.dr.cli import publisher
 from scheduler.dr.events import EventStore
-from scheduler.dr.exporter import DrMetrics
+from scheduler.dr.exporter import DrMetrics, publisher
 from scheduler.dr.service import DrService
 from tests.loopback import Served
 from tests.prometheus_server import prometheus_scraping

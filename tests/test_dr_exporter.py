@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -399,3 +400,47 @@ def test_a_real_prometheus_scrapes_the_snapshot_values(prometheus: Scraped) -> N
     got = prometheus.query(f'wattbit_grid_curtailment_watts{{instance="{target}"}}')
     curtail = {m["metric"]["region"]: m["value"][1] for m in got}
     assert curtail["tokyo"] == "NaN" and float(curtail["kyushu"]) == 310.0e6
+
+
+def test_capacity_is_computed_by_one_worker_for_the_newest_plan() -> None:
+    """Re-plans faster than ΔkW never pile up computations: one worker, always the newest
+    plan; a superseded plan's ΔkW is never published."""
+    from scheduler.dr.exporter import publisher
+
+    class SlowService:
+        def __init__(self) -> None:
+            self.current, self.forecasts = None, {}
+            self.running, self.most, self.computed = 0, 0, []
+            self.lock = threading.Lock()
+
+        def capacity_now(self, windows: tuple[int, ...], cur: object) -> list[Capacity]:
+            with self.lock:
+                self.running += 1
+                self.most = max(self.most, self.running)
+            time.sleep(0.2)
+            with self.lock:
+                self.running -= 1
+            self.computed.append(cur)
+            return [Capacity("site", SITES[0], "down", 30, cur.plan.slot_starts[0],
+                             float(len(self.computed)))]
+
+    @dataclass
+    class Cur:
+        plan: Plan
+
+    service, metrics = SlowService(), DrMetrics()
+    publish = publisher(metrics, service)  # type: ignore[arg-type]
+    plans = [Cur(make_plan(gap=0.01 * k)) for k in range(5)]
+    for cur in plans:
+        service.current = cur
+        publish(cur)  # type: ignore[arg-type]
+        time.sleep(0.02)
+    for _ in range(200):
+        snap = metrics.snapshot
+        if snap is not None and snap.capacity and snap.plan is plans[-1].plan:
+            break
+        time.sleep(0.05)
+    assert metrics.snapshot.plan is plans[-1].plan and metrics.snapshot.capacity
+    assert service.most == 1  # never two computations at once
+    assert len(service.computed) < len(plans)  # superseded plans were skipped
+    assert service.computed[-1] is plans[-1]

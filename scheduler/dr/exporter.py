@@ -12,6 +12,7 @@ first update (and for parts a snapshot lacks) a family has no series at all.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -35,6 +36,7 @@ from scheduler.core.plan import Plan
 from scheduler.dr.capacity import WINDOW_MINUTES, Capacity
 from scheduler.dr.service import Current, DrService
 
+log = logging.getLogger("wattbit.dr")
 W_PER_KW = 1e3
 W_PER_MW = 1e6
 G_PER_KG = 1e3
@@ -308,24 +310,38 @@ class DrMetrics(Collector):
 
 
 def publisher(metrics: DrMetrics, service: DrService) -> Callable[[Current], None]:
-    """A `DrService.on_replan` hook: publish the plan at once, then its current-window
-    ΔkW when computed (in a thread: queries take seconds)."""
+    """A `DrService.on_replan` hook: publish the plan at once, then its current-window ΔkW
+    when computed — by one worker thread that always computes for the newest plan, so
+    re-plans that come faster than ΔkW (seconds per query) never pile up computations."""
+    wake = threading.Event()
+
+    def counts() -> dict[str, Mapping[str, int]]:  # kept from the snapshot in place
+        prev = metrics.snapshot
+        return {} if prev is None else {"pods": prev.pods,
+                                        "provider_failures": prev.provider_failures}
+
+    def worker() -> None:
+        while True:
+            wake.wait()
+            wake.clear()
+            cur = service.current
+            if cur is None:
+                continue
+            try:
+                rows = service.capacity_now(WINDOW_MINUTES, cur)
+            except Exception:  # a failed ΔkW leaves the plan's figures published
+                log.exception("ΔkW of the plan of %s failed", cur.plan.made_at)
+                continue
+            if service.current is cur:  # else a newer plan has woken us again
+                metrics.update(Snapshot(at=cur.plan.slot_starts[0], plan=cur.plan,
+                                        capacity=tuple(rows), forecasts=service.forecasts,
+                                        **counts()))
+
+    threading.Thread(target=worker, name="dr-capacity", daemon=True).start()
+
     def publish(cur: Current) -> None:
-        at, forecasts = cur.plan.slot_starts[0], service.forecasts
-
-        def counts() -> dict[str, Mapping[str, int]]:  # kept from the snapshot in place
-            prev = metrics.snapshot
-            return {} if prev is None else {"pods": prev.pods,
-                                            "provider_failures": prev.provider_failures}
-
-        metrics.update(Snapshot(at=at, plan=cur.plan, forecasts=forecasts, **counts()))
-
-        def with_capacity() -> None:
-            rows = service.capacity_now(WINDOW_MINUTES)
-            if service.current is cur:  # not superseded meanwhile
-                metrics.update(Snapshot(at=at, plan=cur.plan, capacity=tuple(rows),
-                                        forecasts=forecasts, **counts()))
-
-        threading.Thread(target=with_capacity, daemon=True).start()
+        metrics.update(Snapshot(at=cur.plan.slot_starts[0], plan=cur.plan,
+                                forecasts=service.forecasts, **counts()))
+        wake.set()
 
     return publish

@@ -128,9 +128,11 @@ class DrService:
             raise InputError("request", "site", site, f"unknown (sites: {', '.join(ids)})")
         return ids.index(site)
 
-    def capacity_now(self, windows: Sequence[int]) -> list[Capacity]:
-        """ΔkW of every site, direction and window starting at the plan's first slot."""
-        cur = self.current_plan()
+    def capacity_now(self, windows: Sequence[int], cur: Current | None = None
+                     ) -> list[Capacity]:
+        """ΔkW of every site, direction and window starting at the first slot of plan `cur`
+        (default the current one)."""
+        cur = cur or self.current_plan()
         return capacity_table(cur.problem, cur.schedule, windows=windows,
                               hours=cur.plan.slot_h, time_limit_s=self.query_time_limit_s,
                               regions=True)
