@@ -16,14 +16,39 @@ from forecasts.carbon.signals import read_tidy_csv, signals_from_tidy
 from forecasts.csv_file import read_forecast_csv, write_forecast_csv
 from forecasts.plot import forecast_summary, plot_forecasts
 from forecasts.sources.jepx.parse import parse_spot_files
+from forecasts.sources.jp_area_forecast import COLUMNS as FORECAST_COLUMNS
+from forecasts.sources.jp_area_forecast import parse_area_forecasts
 from forecasts.sources.jp_tso.cli import import_app
-from forecasts.sources.jp_tso.parse import parse_area_files
+from forecasts.sources.jp_tso.parse import parse_area_files, write_tidy_csv
 from inputs.cli_errors import exit_with_error
 from inputs.errors import InputError
 
 app = typer.Typer(help="Grid signals: import TSO data, derive forecasts, plot them.",
                   no_args_is_help=True)
 app.add_typer(import_app, name="import")
+
+
+@import_app.command("jp-area-forecast")
+def import_jp_area_forecast(
+    files: Annotated[list[Path], typer.Argument(
+        help="The TSOs' day-ahead area forecast CSVs (エリア需給予測) of one area, or .zip "
+             "archives of them (their yosoku members), any order.")],
+    out: Annotated[Path, typer.Option("--out", help="Tidy CSV to write.")],
+    area: Annotated[str | None, typer.Option(
+        "--area", help="Area when the file names do not say it, e.g. kyushu.")] = None,
+) -> None:
+    """Parse TSO area forecast files into one tidy CSV: area demand, generation and wind +
+    solar forecast (MW slot means) per half hour, with each file's issue time (UTC)."""
+    try:
+        df = parse_area_forecasts(files, area=area)
+        write_tidy_csv(df, out, columns=FORECAST_COLUMNS)
+    except InputError as exc:
+        exit_with_error(exc)
+    except OSError as exc:
+        exit_with_error(f"{out}: cannot write ({exc.strerror})")
+    first, last = df["time_jst"].iloc[0], df["time_jst"].iloc[-1]
+    typer.echo(f"{out}: {len(df)} slots, {df['area'].iloc[0]}, {first:%Y-%m-%d %H:%M} … "
+               f"{last:%Y-%m-%d %H:%M} JST")
 
 
 # --- `signals` and `show` -------------------------------------------------------------

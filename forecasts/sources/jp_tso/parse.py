@@ -62,9 +62,9 @@ def parse_area_file(source: str | Path | bytes, area: str | None = None,
     do, they must agree. Raises `InputError` for unreadable files, unrecognised headers,
     bad dates/times/numbers and duplicate slots.
     """
-    src, raw = _read_source(source, name)
-    text = _decode(raw, src)
-    area = _resolve_area(src, area)
+    src, raw = read_source(source, name)
+    text = decode(raw, src)
+    area = resolve_area(src, area)
     head = list(csv.reader(itertools.islice(io.StringIO(text), _HEADER_SCAN_LINES)))
     layout = find_layout(head, src)
     width = max(len(r) for r in head)
@@ -102,16 +102,19 @@ def parse_area_files(sources: Sequence[str | Path], area: str | None = None) -> 
     return out.sort_values("time_utc", kind="stable").reset_index(drop=True)
 
 
-def write_tidy_csv(df: pd.DataFrame, path: str | Path) -> None:
-    """Write a tidy frame as CSV: `TIDY_COLUMNS`, times ISO 8601 with offset, NaN empty."""
-    out = df.loc[:, list(TIDY_COLUMNS)].copy()
-    for col in ("time_utc", "time_jst"):
-        stamped = out[col].dt.strftime("%Y-%m-%dT%H:%M:%S%z")
-        out[col] = stamped.str.replace(r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True)
+def write_tidy_csv(df: pd.DataFrame, path: str | Path,
+                   columns: Sequence[str] = TIDY_COLUMNS) -> None:
+    """Write a tidy frame as CSV: `columns`, times ISO 8601 with offset, NaN/NaT empty."""
+    out = df.loc[:, list(columns)].copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            stamped = out[col].dt.strftime("%Y-%m-%dT%H:%M:%S%z")
+            out[col] = stamped.str.replace(r"([+-]\d\d)(\d\d)$", r"\1:\2", regex=True)
     out.to_csv(path, index=False, na_rep="", float_format="%.10g")
 
 
-def _read_source(source: str | Path | bytes, name: str | None) -> tuple[str, bytes]:
+def read_source(source: str | Path | bytes, name: str | None) -> tuple[str, bytes]:
+    """(the name errors use, the raw bytes) of a path or of bytes named `name`."""
     if isinstance(source, bytes):
         return (name or "<bytes>"), source
     path = Path(source)
@@ -124,7 +127,7 @@ def _read_source(source: str | Path | bytes, name: str | None) -> tuple[str, byt
         raise InputError(src, "path", str(path), "is a directory, not a file") from None
 
 
-def _decode(raw: bytes, src: str) -> str:
+def decode(raw: bytes, src: str) -> str:
     """UTF-8 (with or without BOM) first, then CP932 (Shift_JIS)."""
     try:
         return raw.decode("utf-8-sig")
@@ -137,7 +140,8 @@ def _decode(raw: bytes, src: str) -> str:
                          "neither UTF-8 nor CP932 (Shift_JIS)") from None
 
 
-def _resolve_area(src: str, area: str | None) -> str:
+def resolve_area(src: str, area: str | None) -> str:
+    """The area of a file: `area` (checked against the name) or the one its name says."""
     named = area_from_name(src)
     if area is not None:
         area = area.strip().lower()
