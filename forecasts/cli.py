@@ -18,8 +18,8 @@ from forecasts.plot import forecast_summary, plot_forecasts
 from forecasts.sources.jepx.parse import parse_spot_files
 from forecasts.sources.jp_area_forecast import COLUMNS as FORECAST_COLUMNS
 from forecasts.sources.jp_area_forecast import parse_area_forecasts
-from forecasts.sources.jp_tso.cli import import_app
-from forecasts.sources.jp_tso.parse import parse_area_files, write_tidy_csv
+from forecasts.sources.jp_tso.cli import import_app, write_import
+from forecasts.sources.jp_tso.parse import parse_area_files
 from inputs.cli_errors import exit_with_error
 from inputs.errors import InputError
 
@@ -39,16 +39,7 @@ def import_jp_area_forecast(
 ) -> None:
     """Parse TSO area forecast files into one tidy CSV: area demand, generation and wind +
     solar forecast (MW slot means) per half hour, with each file's issue time (UTC)."""
-    try:
-        df = parse_area_forecasts(files, area=area)
-        write_tidy_csv(df, out, columns=FORECAST_COLUMNS)
-    except InputError as exc:
-        exit_with_error(exc)
-    except OSError as exc:
-        exit_with_error(f"{out}: cannot write ({exc.strerror})")
-    first, last = df["time_jst"].iloc[0], df["time_jst"].iloc[-1]
-    typer.echo(f"{out}: {len(df)} slots, {df['area'].iloc[0]}, {first:%Y-%m-%d %H:%M} … "
-               f"{last:%Y-%m-%d %H:%M} JST")
+    write_import(lambda: parse_area_forecasts(files, area=area), out, FORECAST_COLUMNS)
 
 
 # --- `signals` and `show` -------------------------------------------------------------

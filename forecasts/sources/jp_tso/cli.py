@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
 from forecasts.sources.jp_tso.layouts import AREAS
-from forecasts.sources.jp_tso.parse import parse_area_files, write_tidy_csv
+from forecasts.sources.jp_tso.parse import TIDY_COLUMNS, parse_area_files, write_tidy_csv
 from inputs.cli_errors import exit_with_error
 from inputs.errors import InputError
 
@@ -28,9 +30,15 @@ def import_jp_tso(
     Files are concatenated in time order; a slot present in several files keeps the value
     of the later file. Exit code 2 with a one-line `error:` message on bad input.
     """
+    write_import(lambda: parse_area_files(files, area=area), out, TIDY_COLUMNS)
+
+
+def write_import(parse: Callable[[], pd.DataFrame], out: Path, columns: Sequence[str]) -> None:
+    """An import command's body: parse, write the tidy CSV, say what was written — or exit 2
+    with one `error:` line (bad input, or the CSV cannot be written)."""
     try:
-        df = parse_area_files(files, area=area)
-        write_tidy_csv(df, out)
+        df = parse()
+        write_tidy_csv(df, out, columns)
     except InputError as exc:
         exit_with_error(exc)
     except OSError as exc:
