@@ -248,6 +248,25 @@ def test_dry_run_decides_and_says_so_but_never_patches(cluster, k8s_fixtures: Pa
                    for req in emu._requests)
 
 
+def test_the_extender_sees_new_nodes_between_plans(cluster, k8s_fixtures: Path,
+                                                     tmp_path: Path) -> None:
+    """filter maps node names to sites through the node cache: a node that joins after a
+    plan is known at the next step, not only at the next re-plan."""
+    _emu, api, pods, nodes = cluster
+    wait_for(lambda: len(nodes.snapshot()) == 4, "informers")
+    c = controller(api, tmp_path, Clock(NOW), "wattbit-e", late_window, pods, nodes)
+    c.replan_s = 3600.0
+    c.step()
+    made = c.extender.plan.made_at
+    node = copy.deepcopy(load(k8s_fixtures, "filter-args-full-nodes.json")["Nodes"]["items"][0])
+    node["metadata"]["name"] = "gpu-matsue-99"
+    api.core.create_node(node, _preload_content=False)
+    wait_for(lambda: "gpu-matsue-99" in nodes.snapshot(), "the new node in the cache")
+    c.step()
+    assert c.extender.plan.made_at == made  # no re-plan in between
+    assert c.extender.node_site(c.extender.nodes["gpu-matsue-99"]) == MATSUE
+
+
 def test_fleet_capacity_and_running_jobs(k8s_fixtures: Path) -> None:
     """Free GPUs per site (allocatable minus unmanaged use); a bound managed pod is a running
     job at its node's site with the hours since it started done; finished pods drop out."""

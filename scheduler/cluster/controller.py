@@ -92,6 +92,7 @@ class Controller:
     plan_failures: int = 0
     _said: set[tuple[str, str]] = field(default_factory=set)
     _dirty_at: float | None = None
+    _nodes_seen: int = -1
     _planned_at: float | None = None
 
     def changed(self) -> None:
@@ -104,7 +105,10 @@ class Controller:
         return self.armed and (self.elector is None or self.elector.leading)
 
     def step(self) -> None:
-        """One round: lease, re-plan when due, gates."""
+        """One round: the extender's node cache, lease, re-plan when due, gates."""
+        if self.nodes.generation != self._nodes_seen:  # filter maps node names to sites
+            self._nodes_seen = self.nodes.generation
+            self.extender.nodes = self.nodes.snapshot()
         if self.elector is not None and not self.elector.try_acquire_or_renew():
             self.armed = False
             return
@@ -134,10 +138,9 @@ class Controller:
 
     def fleet(self, now: datetime) -> Fleet:
         """The configured sites with the cluster's free GPUs, and the managed jobs, now."""
-        nodes = self.nodes.snapshot()
-        self.extender.nodes = nodes
-        return read_fleet(self.pods.snapshot().values(), nodes.values(), self.extender.sites,
-                          now, self.extender.node_site, self.extender.managed_label)
+        return read_fleet(self.pods.snapshot().values(), self.nodes.snapshot().values(),
+                          self.extender.sites, now, self.extender.node_site,
+                          self.extender.managed_label)
 
     def replan(self) -> Plan | None:
         """Plan from the cluster now and publish; None (last plan kept) on failure."""

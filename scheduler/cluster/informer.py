@@ -43,6 +43,9 @@ class Informer:
         self._stop = threading.Event()
         self.synced = threading.Event()
         self.resource_version: str | None = None
+        self.generation = 0
+        """Bumped on every change of the cache (any event, each list): readers copy the
+        cache again only when it moved."""
         self.relists = 0
         """Lists done so far (the first, resyncs, and recoveries from 410 or errors)."""
         self._thread: threading.Thread | None = None
@@ -57,6 +60,7 @@ class Informer:
         items, rv = self.api.list(self.kind)
         with self._lock:
             self._objects = {object_key(o): o for o in items}
+            self.generation += 1
         self.resource_version = rv
         self.relists += 1
         self.synced.set()
@@ -77,6 +81,7 @@ class Informer:
                 self._objects[key] = obj
             else:
                 return
+            self.generation += 1
         if rv:
             self.resource_version = rv
         if (kind == "MODIFIED" and old is not None and self.fingerprint is not None
