@@ -67,6 +67,8 @@ def test_held_until_the_planned_start_then_released_to_the_site(k8s_fixtures: Pa
     assert "held by wattbit until" in held.message and "JST" in held.message
     # the Event says what waiting saves against the carbon-agnostic baseline
     assert jp.kg_co2 < jp.baseline_kg_co2
+    assert jp.kg_co2 == pytest.approx(plan.kg_co2)  # the only job carries the whole plan,
+    assert jp.baseline_kg_co2 == pytest.approx(plan.baseline_kg_co2)  # and the baseline
     assert f"{jp.kg_co2 - jp.baseline_kg_co2:+,.1f} kg CO2 against running at release" in (
         held.message)
     day = timedelta(days=1)  # the planner loop keeps the plan fresh; here it is the same plan

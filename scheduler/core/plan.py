@@ -158,15 +158,15 @@ def _site_costs(p: Problem, sched: Schedule, loads: SiteLoads, j: int
     return tuple(out)
 
 
-def _job_kg(p: Problem, out: Outcome) -> np.ndarray:
-    """(J,) kg-CO2 of each job in an outcome: its facility kWh at its site's rate per slot
-    (NaN for a job it does not place)."""
-    rate, sched = _kg_per_kwh(p, out), out.schedule
-    kg = np.full(len(p.jobs), np.nan)
-    for j in np.flatnonzero(sched.site != UNPLACED):
-        s = int(sched.site[j])
-        kg[j] = float((p.it_kw[j] * p.pue[s] * p.slot_h * sched.run[j] * rate[s]).sum())
-    return kg
+def _job_energy(p: Problem, out: Outcome) -> tuple[np.ndarray, np.ndarray]:
+    """(J,) facility kWh and kg-CO2 of each job in an outcome, its kWh at its site's rate
+    per slot (0 kWh and NaN kg for a job it does not place)."""
+    sched = out.schedule
+    placed = sched.site != UNPLACED
+    s = np.where(placed, sched.site, 0)
+    kwh = p.it_kw[:, None] * p.pue[s] * p.slot_h * sched.run * placed[:, None]
+    kg = (kwh * _kg_per_kwh(p, out)[s]).sum(axis=1)
+    return kwh.sum(axis=1), np.where(placed, kg, np.nan)
 
 
 def _kg_per_kwh(p: Problem, out: Outcome) -> np.ndarray:
@@ -183,7 +183,7 @@ def _kg_per_kwh(p: Problem, out: Outcome) -> np.ndarray:
 
 def _job_plans(p: Problem, out: Outcome, baseline: Outcome) -> tuple[JobPlan, ...]:
     sched = out.schedule
-    kg, base_kg = _job_kg(p, out), _job_kg(p, baseline)
+    (kwh, kg), (_, base_kg) = _job_energy(p, out), _job_energy(p, baseline)
     slot = pd.Timedelta(hours=p.slot_h)
     loads = SiteLoads(p, sched)
     plans = []
@@ -196,11 +196,10 @@ def _job_plans(p: Problem, out: Outcome, baseline: Outcome) -> tuple[JobPlan, ..
                                  deferred=bool(p.deferrable[j]), note=_note(p, j, False),
                                  site_costs=costs, baseline_kg_co2=float(base_kg[j])))
             continue
-        kwh = p.it_kw[j] * p.pue[s] * p.slot_h * sched.run[j]
         segs = tuple((p.slot_starts[a].to_pydatetime(), (p.slot_starts[b - 1] + slot)
                       .to_pydatetime()) for a, b in sched.segments(j))
         plans.append(JobPlan(job.id, p.sites[s].id, segs, bool(out.evaluation.late[j]),
-                             bool(p.impossible[j]), float(kwh.sum()), float(kg[j]),
+                             bool(p.impossible[j]), float(kwh[j]), float(kg[j]),
                              site_costs=costs, baseline_kg_co2=float(base_kg[j])))
     return tuple(plans)
 
