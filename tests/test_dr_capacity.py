@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from forecasts.csv_file import read_forecast_csv
+from policies.jobs_file import read_jobs_csv
 from policies.policy import load_policy
+from policies.sites_file import read_sites_yaml
 from scheduler.cli import app
 from scheduler.core.problem import build_problem
-from scheduler.core.solve import solve
-from scheduler.dr.capacity import capacity_table, delta_kw
+from scheduler.core.schedule import violations
+from scheduler.core.solve import Method, solve
+from scheduler.dr.capacity import capacity_table, delta_kw, delta_plan, movable
+from simulations.instances import random_instance
 from tests.helpers import forecast, job, site
+from tests.test_dr_api import EXAMPLES
 
 runner = CliRunner()
 
@@ -130,3 +137,57 @@ def test_a_window_outside_the_plan_is_refused() -> None:
     p, base = plan_of([job("j1", 4, 1, 0, 4)])
     with pytest.raises(InputError, match="window"):
         delta_kw(p, base, 0, 4, 1, "down")
+
+
+@pytest.fixture(scope="module", params=["random", "example"])
+def fleet_plan(request):
+    """The greedy's plan of 160 jobs on 4 sites × 48 half-hour slots (any feasible plan
+    will do; 10 % of the jobs are checkpointable), and the MILP's plan of the built-in
+    example (checkpointable jobs in pieces, Shiroi's battery)."""
+    if request.param == "random":
+        inst = random_instance(160, n_sites=4, n_slots=48, slot_minutes=30, seed=3)
+        p = build_problem(inst.sites, inst.jobs, inst.forecasts, load_policy("min-carbon"))
+        return p, solve(p, Method.GREEDY).schedule
+    p = build_problem(read_sites_yaml(EXAMPLES / "sites.yaml"),
+                      read_jobs_csv(EXAMPLES / "jobs.csv"),
+                      read_forecast_csv(EXAMPLES / "forecast.csv"), load_policy("min-carbon"))
+    base = solve(p, deterministic=True).schedule
+    assert (base.end_slot() - base.start_slot() > base.run.sum(axis=1)).any()  # in pieces
+    return p, base
+
+
+def facility_kw(p, sched) -> np.ndarray:
+    """(S, T) facility kW of a plan, counted from its runs: Σ IT kW × PUE + battery net."""
+    it = np.zeros(p.pue.shape)
+    for j in np.flatnonzero(sched.site >= 0):
+        it[sched.site[j]] += sched.run[j] * p.it_kw[j]
+    net = sched.net_kw()
+    return it * p.pue + (0.0 if net is None else net)
+
+
+@pytest.mark.parametrize("direction", ["down", "up"])
+def test_every_answer_on_a_fleet_is_a_plan_that_delivers_it(fleet_plan, direction) -> None:
+    """On a fleet plan, each ΔkW comes with a plan that breaks no rule, makes no job later
+    than its deadline (or its planned end), leaves no due job out, never moves running,
+    critical or fixed work, and moves the window's facility kW by at least ΔkW."""
+    p, base = fleet_plan
+    before = facility_kw(p, base)
+    fixed = ~movable(p)
+    late_ok = np.maximum(p.deadline_slot, base.end_slot())
+    answers = []
+    for s in range(len(p.sites)):
+        for first, length in ((4, 1), (10, 2), (20, 6), (24, 6), (30, 2)):
+            kw, plan = delta_plan(p, base, s, first, length, direction)
+            answers.append(kw)
+            assert violations(p, plan) == []
+            placed = plan.site >= 0
+            assert np.array_equal(placed, base.site >= 0)
+            assert np.all(plan.end_slot()[placed] <= late_ok[placed])
+            assert np.array_equal(plan.site[fixed], base.site[fixed])
+            assert np.array_equal(plan.run[fixed], base.run[fixed])
+            moved = facility_kw(p, plan)[s, first:first + length] - before[s, first:first + length]
+            if direction == "down":
+                assert np.all(moved <= -kw + 1e-6)
+            else:
+                assert np.all(moved >= kw - 1e-6)
+    assert sum(a > 1.0 for a in answers) >= 4  # the fleet has room to move

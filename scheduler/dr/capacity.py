@@ -3,38 +3,54 @@ above (up, 上げDR) the current plan over a window, computed with the planning 
 A region's sites are solved together — they share work, so its ΔkW is not the sum of its
 sites' in general.
 
-For site s, window [t, t + L): the plan is the one the re-planner made (`base`). Jobs that
-may not move stay exactly as planned: running jobs (`Problem.bound_site`) and
-latency-critical ones, and — to keep each query small — every job that could not run on s
-during the window. The others are re-planned in the room those leave, by one MILP per
-query built from the core's fast model (`milp_fast`) with one more column, R kW, and the
+For site s, window [t, t + L): the plan is the one the re-planner made (`base`). One MILP
+per query re-plans the jobs that matter to it (`movers`) in the room the rest of the plan
+leaves, built from the core's fast model (`milp_fast`) with one more column, R kW, and the
 objective "maximise R":
 
-* down: facility kW of s in every window slot ≤ the plan's − R;
+* down: facility kW of s in every window slot ≤ the plan's − R; the movers are the jobs the
+  plan runs at s during the window, and each may go to any allowed site and time outside it;
 * up: facility kW of s in every window slot ≥ the plan's + R (GPUs, power cap and limits
-  still hold);
+  still hold); the movers are the jobs that could run at s during the window and do not,
+  and each may start there so that it overlaps the window;
 
 and every job that meets its deadline in the plan must still meet it (start columns that
 end late, lateness and leaving a due job out are closed; a job the plan defers — due after
-the horizon — may still be deferred). The answer is the R of the best *feasible* plan the
-solver finds within its budget (the plan itself is feasible with R = 0, so it is never
-negative): a value the fleet can really deliver, not an optimistic bound.
+the horizon — may still be deferred). Jobs that may never move stay exactly as planned:
+running jobs (`Problem.bound_site`) and latency-critical ones. A mover the plan runs in
+pieces is re-planned slot by slot, as the planner has it; any other keeps its planned start
+plus the `OPTIONS_PER_SITE` starts per site nearest to it (down) or to the window (up) at
+which it fits in the room alone; at most `MAX_MOVERS` move. So a query is a small model
+however large the plan. The answer is the R of the best *feasible*
+plan found (the plan itself is feasible with R = 0, so it is never negative): a value the
+fleet can really deliver, not an optimistic bound — and, as only the movers and these
+starts are re-planned, possibly less than a re-plan of the whole fleet could free.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy import sparse
 
 from inputs.errors import InputError
 from policies.job import Latency
 from scheduler.core.battery_model import battery_cells
-from scheduler.core.milp_fast import FastModel, build_fast, schedule_vector
+from scheduler.core.milp_fast import (
+    FastModel,
+    all_start_options,
+    build_fast,
+    class_of,
+    decode,
+    job_classes,
+    schedule_vector,
+)
 from scheduler.core.problem import NOT_FIXED, Problem
 from scheduler.core.schedule import Schedule, site_loads
 from scheduler.core.solver import MatrixModel, SolveStatus, run_highs
@@ -44,6 +60,10 @@ DIRECTIONS = ("down", "up")
 BLOCK_MINUTES = 180
 """Japan's balancing market trades 3-hour blocks (00:00, 03:00, … JST): a block's value is
 the ΔkW of the 180-minute window starting at it."""
+OPTIONS_PER_SITE = 4
+"""Start slots a mover keeps per allowed site in a ΔkW query, besides its planned one."""
+MAX_MOVERS = 48
+"""Movers a ΔkW query re-plans at most: those that can draw the most kW over the window."""
 QUERY_TIME_LIMIT_S = 5.0
 """Wall budget of one ΔkW query (its answer stays feasible when it runs out)."""
 
@@ -74,6 +94,38 @@ class DrModel:
     """(S, T) battery charge − discharge in the plan, kW (0 where no battery)."""
     start: np.ndarray
     """The plan of the movable jobs as a start vector of `model` (R = 0)."""
+    free: np.ndarray
+    """The jobs of `problem`, as indices of the whole plan's problem."""
+    stay: np.ndarray
+    """The jobs (of `problem`) planned in pieces, in the order of the job-stay columns."""
+
+
+def _with_stay_columns(p: Problem, fm: FastModel, plan: Schedule, jobs: np.ndarray
+                       ) -> FastModel:
+    """`fm` plus one binary column per job of `jobs` ("job-stay"): the job runs as `plan`
+    has it (its load in the site rows, one job of its class assigned)."""
+    if jobs.size == 0:
+        return fm
+    m, T = fm.matrix, p.n_slots
+    n = m.A.shape[1]
+    which = class_of(len(p.jobs), fm.class_jobs)
+    a0, ldef0, gpu0 = (fm.blocks[name][0] for name in ("class-assign", "site-load-def",
+                                                        "site-gpu-upper"))
+    k = jobs.size
+    rows, cols, vals = [a0 + which[jobs]], [np.arange(k)], [np.ones(k)]
+    for i, j in enumerate(jobs):
+        cell = plan.site[j] * T + np.flatnonzero(plan.run[j])
+        rows += [ldef0 + cell, gpu0 + cell]
+        cols += [np.full(cell.size, i)] * 2
+        vals += [np.full(cell.size, -p.it_kw[j]), np.full(cell.size, float(p.gpus[j]))]
+    extra = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows),
+                                                      np.concatenate(cols))),
+                              shape=(m.A.shape[0], k))
+    matrix = MatrixModel(np.append(m.c, np.zeros(k)), np.append(m.lb, np.zeros(k)),
+                         np.append(m.ub, np.ones(k)), np.append(m.integer, np.ones(k, bool)),
+                         sparse.hstack([m.A, extra]).tocsc(), m.row_lo, m.row_hi)
+    return FastModel(matrix, fm.class_jobs, fm.starts, fm.slots,
+                     {**fm.blocks, "job-stay": (n, k)})
 
 
 def block_starts(starts: pd.DatetimeIndex) -> np.ndarray:
@@ -88,15 +140,89 @@ def movable(p: Problem) -> np.ndarray:
     return (p.bound_site == NOT_FIXED) & ~critical
 
 
-def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray) -> DrModel:
+def movers(p: Problem, base: Schedule, group: np.ndarray, slots: np.ndarray,
+           direction: str) -> np.ndarray:
+    """(J,) bool: the movable jobs a query of `group`'s facility kW over `slots` re-plans:
+    down, those the plan runs there then; up, those that could run there then and do not."""
+    here = np.isin(base.site, group) & base.run[:, slots].any(axis=1)
+    if direction == "down":
+        return movable(p) & here
+    window = (p.release_slot <= slots[-1]) & (p.deadline_slot > slots[0])
+    return movable(p) & ~here & window & p.allowed[:, group].any(axis=1)
+
+
+def query_options(p: Problem, classes: list[np.ndarray], plan: Schedule, pieces: np.ndarray,
+                  group: np.ndarray, slots: np.ndarray, direction: str
+                  ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The (class, site, start) columns of a query's model: every planned start (of the jobs
+    not planned in `pieces`), and per
+    class and site the `OPTIONS_PER_SITE` starts nearest the planned one (down: off `group`
+    during `slots`) or the window (up: on `group`, overlapping `slots`) where one job of the
+    class fits in the room alone (GPUs and IT kW over its whole run). Also (classes,) bool:
+    the classes that have such a start (the others can only stay as planned)."""
+    cls, site, start = all_start_options(p, classes)
+    if cls.size == 0:
+        return (cls, site, start), np.zeros(len(classes), dtype=bool)
+    rep = np.array([cl[0] for cl in classes])
+    first = plan.start_slot()
+    which = class_of(len(p.jobs), classes)
+    placed = (plan.site >= 0) & ~pieces
+    S = len(p.sites)
+    key = (cls * S + site) * p.n_slots + start
+    planned = np.isin(key, (which[placed] * S + plan.site[placed]) * p.n_slots + first[placed])
+    dur = p.dur_slots[rep[cls]]
+    fits = np.zeros(cls.size, dtype=bool)
+    for d in np.unique(dur):
+        at = np.flatnonzero(dur == d)
+        room_gpu = sliding_window_view(p.gpu_cap, d, axis=1).min(axis=-1)
+        room_kw = sliding_window_view(p.it_cap_kw, d, axis=1).min(axis=-1)
+        j = rep[cls[at]]
+        fits[at] = (room_gpu[site[at], start[at]] >= p.gpus[j] - 1e-9) & (
+            room_kw[site[at], start[at]] >= p.it_kw[j] - 1e-9)
+    overlaps = np.isin(site, group) & (start <= slots[-1]) & (start + dur > slots[0])
+    if direction == "down":
+        useful, target = fits & ~overlaps, np.array([first[cl].min() for cl in classes])[cls]
+    else:
+        useful, target = fits & overlaps, np.full(cls.size, slots[0])
+    # rank the useful starts of each (class, site) by distance to the target
+    cand = np.flatnonzero(useful)
+    pair = (cls * S + site)[cand]
+    order = np.lexsort((np.abs(start[cand] - target[cand]), pair))
+    pair = pair[order]
+    new_pair = np.concatenate(([True], pair[1:] != pair[:-1]))
+    group_start = np.maximum.accumulate(np.where(new_pair, np.arange(pair.size), 0))
+    rank = np.arange(pair.size) - group_start
+    keep = planned.copy()
+    keep[cand[order[rank < OPTIONS_PER_SITE]]] = True
+    return (cls[keep], site[keep], start[keep]), np.isin(np.arange(len(classes)), cls[cand])
+
+
+def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray, group: np.ndarray,
+             slots: np.ndarray, direction: str) -> DrModel:
     """The jobs of `free_mask` re-planned in the room the others leave as planned in `base`
-    (a plan of `p`), with lateness beyond the plan's closed."""
-    free = np.flatnonzero(free_mask)
-    keep = Schedule(np.where(free_mask, -1, base.site), base.run & ~free_mask[:, None])
-    sub = p.residual(free, *site_loads(p, keep))
-    mine = Schedule(base.site[free].copy(), base.run[free].copy(), base.charge_kw,
-                    base.discharge_kw)
-    fm = build_fast(sub)
+    (a plan of `p`) as single runs on the starts `query_options` keeps — or, for a job the
+    plan runs in pieces, as planned (a `stay` column) — with lateness beyond the plan's
+    closed. Jobs with no start to move to stay as planned too, and of the others the
+    `MAX_MOVERS` that can draw the most kW over the window move."""
+    for _ in range(2):
+        free = np.flatnonzero(free_mask)
+        keep = Schedule(np.where(free_mask, -1, base.site), base.run & ~free_mask[:, None])
+        sub = p.residual(free, *site_loads(p, keep))
+        sub = dataclasses.replace(sub, checkpointable=np.zeros(free.size, dtype=bool))
+        mine = Schedule(base.site[free].copy(), base.run[free].copy(), base.charge_kw,
+                        base.discharge_kw)
+        pieces = (mine.site >= 0) & (mine.end_slot() - mine.start_slot() > mine.run.sum(axis=1))
+        classes = job_classes(sub, np.arange(free.size))
+        options, can_move = query_options(sub, classes, mine, pieces, group, slots, direction)
+        chosen = free[np.concatenate([classes[c] for c in np.flatnonzero(can_move)] or
+                                     [np.zeros(0, dtype=int)])]
+        if can_move.all() and chosen.size <= MAX_MOVERS:
+            break
+        # once more with the jobs that can move, the most kW over the window first
+        draw = p.it_kw[chosen] * np.minimum(p.dur_slots[chosen], slots.size)
+        chosen = chosen[np.lexsort((chosen, -draw))[:MAX_MOVERS]]
+        free_mask = np.isin(np.arange(len(p.jobs)), chosen)
+    fm = _with_stay_columns(sub, build_fast(sub, options=options), mine, np.flatnonzero(pieces))
     m = fm.matrix
     ub = m.ub.copy()
     late_in_plan = (mine.site >= 0) & (mine.end_slot() > sub.deadline_slot)
@@ -117,6 +243,15 @@ def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray) -> DrModel:
         h0, n = fm.blocks["job-late-slots"]
         ub[h0:h0 + n] = np.where(late_in_plan[fm.slots.jobs], np.inf, 0.0)
     start = schedule_vector(sub, fm, mine)
+    if pieces.any():  # their runs are the stay columns, not the starts they begin with
+        counted = schedule_vector(sub, fm, Schedule(np.where(pieces, -1, mine.site),
+                                                    mine.run & ~pieces[:, None]))
+        for name in ("class-start-count", "class-unplaced"):
+            c0, n = fm.blocks[name]
+            start[c0:c0 + n] = counted[c0:c0 + n] - (name == "class-unplaced") * np.bincount(
+                class_of(free.size, classes)[pieces], minlength=n)
+        c0, n = fm.blocks["job-stay"]
+        start[c0:c0 + n] = 1.0
     if "site-over-cap-kw" in fm.blocks:  # no more above a cap than the plan draws there
         o0, n = fm.blocks["site-over-cap-kw"]
         ub[o0:o0 + n] = start[o0:o0 + n]
@@ -126,7 +261,7 @@ def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray) -> DrModel:
     net = mine.net_kw()
     plan_net = np.zeros(p.pue.shape) if net is None else np.where(
         sub.has_battery[:, None], net, 0.0)
-    return DrModel(sub, fm, plan_it, plan_net, start)
+    return DrModel(sub, fm, plan_it, plan_net, start, free, np.flatnonzero(pieces))
 
 
 def delta_kw(p: Problem, base: Schedule, sites: int | Sequence[int], first: int, length: int,
@@ -134,16 +269,24 @@ def delta_kw(p: Problem, base: Schedule, sites: int | Sequence[int], first: int,
     """ΔkW (facility kW, ≥ 0) of a site — or of several sites together (a region: their
     summed facility kW) — over slots [first, first + length) in `direction`, given the plan
     `base` of `p`."""
-    group = np.atleast_1d(np.asarray(sites, dtype=int))
+    return delta_plan(p, base, sites, first, length, direction, time_limit_s)[0]
+
+
+def delta_plan(p: Problem, base: Schedule, sites: int | Sequence[int], first: int,
+               length: int, direction: str, time_limit_s: float = QUERY_TIME_LIMIT_S
+               ) -> tuple[float, Schedule]:
+    """`delta_kw` and the plan of `p` that delivers it (`base` where it is 0)."""
+    whole, group = p, np.atleast_1d(np.asarray(sites, dtype=int))
     if not 0 <= first < p.n_slots or length < 1:
         raise InputError("ΔkW query", "window", (first, length),
                          f"must start inside the plan's {p.n_slots} slots and last ≥ 1 slot")
-    touches = p.allowed[:, group].any(axis=1) & (p.release_slot < first + length) & (
-        p.deadline_slot > first)
-    dm = dr_model(p, base, movable(p) & touches)
+    slots = np.arange(first, min(p.n_slots, first + length))
+    free = movers(p, base, group, slots, direction)
+    if not free.any() and not p.has_battery[group].any():
+        return 0.0, base  # nothing at s can move
+    dm = dr_model(p, base, free, group, slots, direction)
     p, m = dm.problem, dm.model.matrix
     T = p.n_slots
-    slots = np.arange(first, min(T, first + length))
     cells = np.ix_(group, slots)
     pue = p.pue[cells]
     stored = p.has_battery[group][:, None]
@@ -159,7 +302,7 @@ def delta_kw(p: Problem, base: Schedule, sites: int | Sequence[int], first: int,
         top = float(np.min(room.sum(axis=0)))
         lo, hi, sign = plan_kw, np.inf, -1.0
     if top <= 1e-9:
-        return 0.0
+        return 0.0, base
     L0, _ = dm.model.blocks["site-it-kw"]
     n, k = m.A.shape[1], len(slots)
     # one row per slot: Σ_sites (PUE × L[s, t] + charge − discharge) ± R against the plan's
@@ -178,29 +321,53 @@ def delta_kw(p: Problem, base: Schedule, sites: int | Sequence[int], first: int,
                         np.concatenate([m.row_lo, np.broadcast_to(lo, k)]),
                         np.concatenate([m.row_hi, np.broadcast_to(hi, k)]))
     lp = run_highs(model, time_limit_s=time_limit_s, relax=True)
-    if lp.x is not None and _integral(lp.x, model.integer):
-        return max(0.0, float(lp.x[n]))  # the relaxation's optimum is a plan: exact
-    out = run_highs(model, time_limit_s=time_limit_s, mip_rel_gap=0.05,
-                    start=np.append(dm.start, 0.0))
-    if out.x is None or out.status is SolveStatus.INFEASIBLE:
-        return 0.0
-    return max(0.0, float(out.x[n]))
+    if lp.x is None or lp.x[n] <= 1e-9:
+        return 0.0, base  # the relaxation bounds R: nothing to move
+    x = lp.x  # an integral relaxation optimum is a plan: exact
+    if not _integral(x, model.integer):
+        out = run_highs(model, time_limit_s=time_limit_s, mip_rel_gap=0.05,
+                        start=np.append(dm.start, 0.0))
+        if out.x is None or out.status is SolveStatus.INFEASIBLE or out.x[n] <= 1e-9:
+            return 0.0, base
+        x = out.x
+    return float(x[n]), _merged(whole, base, dm, x[:n])
+
+
+def _merged(p: Problem, base: Schedule, dm: DrModel, x: np.ndarray) -> Schedule:
+    """The whole plan with the movers and the batteries as solution `x` of `dm` has them."""
+    moved = decode(dm.problem, dm.model, x)
+    if dm.stay.size:  # a job kept in pieces — or an identical one, if the starts took it
+        c0, _ = dm.model.blocks["job-stay"]
+        which = class_of(len(dm.problem.jobs), dm.model.class_jobs)
+        for i, j in enumerate(dm.stay):
+            if x[c0 + i] > 0.5:
+                k = next(k for k in [j, *dm.model.class_jobs[which[j]]] if moved.site[k] < 0)
+                moved.site[k], moved.run[k] = base.site[dm.free[j]], base.run[dm.free[j]]
+    site, run = base.site.copy(), base.run.copy()
+    site[dm.free], run[dm.free] = moved.site, moved.run
+    charge, discharge = base.charge_kw, base.discharge_kw
+    if moved.charge_kw is not None and moved.discharge_kw is not None:
+        stored = p.has_battery[:, None]
+        charge = np.where(stored, moved.charge_kw, 0.0 if charge is None else charge)
+        discharge = np.where(stored, moved.discharge_kw, 0.0 if discharge is None else discharge)
+    return Schedule(site, run, charge, discharge)
 
 
 def _battery_terms(dm: DrModel, group: np.ndarray, slots: np.ndarray, first: int,
                    rows: list[np.ndarray], cols: list[np.ndarray], vals: list[np.ndarray],
                    lb: np.ndarray, ub: np.ndarray) -> None:
-    """Add the group's batteries to the window rows (charge + , discharge −), and hold every
-    battery as planned before the window: it answers from its planned state of charge.
-    Mutates the row lists and the column bounds."""
+    """Add the group's batteries to the window rows (charge + , discharge −), and hold them
+    as planned before the window — each answers from its planned state of charge — and the
+    other sites' batteries as planned throughout. Mutates the row lists and the column
+    bounds."""
     p = dm.problem
     T = p.n_slots
     cells = battery_cells(p)
-    c0, d0 = (dm.model.blocks["site-battery-charge-kw"][0],
-              dm.model.blocks["site-battery-discharge-kw"][0])
-    before = np.flatnonzero(cells % T < first)
-    for col0 in (c0, d0):
-        lb[col0 + before] = ub[col0 + before] = dm.start[col0 + before]
+    c0, d0, y0 = (dm.model.blocks[name][0] for name in (
+        "site-battery-charge-kw", "site-battery-discharge-kw", "site-battery-charging"))
+    held = np.flatnonzero((cells % T < first) | ~np.isin(cells // T, group))
+    for col0 in (c0, d0, y0):
+        lb[col0 + held] = ub[col0 + held] = dm.start[col0 + held]
     where = {int(cell): i for i, cell in enumerate(cells)}
     for k, t in enumerate(slots):
         for s in group:
