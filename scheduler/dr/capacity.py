@@ -36,7 +36,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import sparse
 
 from inputs.errors import InputError
@@ -155,11 +154,11 @@ def query_options(p: Problem, classes: list[np.ndarray], plan: Schedule, pieces:
                   group: np.ndarray, slots: np.ndarray, direction: str
                   ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     """The (class, site, start) columns of a query's model: every planned start (of the jobs
-    not planned in `pieces`), and per
-    class and site the `OPTIONS_PER_SITE` starts nearest the planned one (down: off `group`
-    during `slots`) or the window (up: on `group`, overlapping `slots`) where one job of the
-    class fits in the room alone (GPUs and IT kW over its whole run). Also (classes,) bool:
-    the classes that have such a start (the others can only stay as planned)."""
+    not planned in `pieces`), and per class and site the `OPTIONS_PER_SITE` starts nearest
+    the planned one (down: off `group` during `slots`) or the window (up: on `group`,
+    overlapping `slots`) where one job of the class fits in the room alone (GPUs and IT kW
+    over its whole run). Also (classes,) bool: the classes that have such a start (the
+    others can only stay as planned)."""
     cls, site, start = all_start_options(p, classes)
     if cls.size == 0:
         return (cls, site, start), np.zeros(len(classes), dtype=bool)
@@ -170,22 +169,18 @@ def query_options(p: Problem, classes: list[np.ndarray], plan: Schedule, pieces:
     S = len(p.sites)
     key = (cls * S + site) * p.n_slots + start
     planned = np.isin(key, (which[placed] * S + plan.site[placed]) * p.n_slots + first[placed])
-    dur = p.dur_slots[rep[cls]]
-    fits = np.zeros(cls.size, dtype=bool)
-    for d in np.unique(dur):
-        at = np.flatnonzero(dur == d)
-        room_gpu = sliding_window_view(p.gpu_cap, d, axis=1).min(axis=-1)
-        room_kw = sliding_window_view(p.it_cap_kw, d, axis=1).min(axis=-1)
-        j = rep[cls[at]]
-        fits[at] = (room_gpu[site[at], start[at]] >= p.gpus[j] - 1e-9) & (
-            room_kw[site[at], start[at]] >= p.it_kw[j] - 1e-9)
+    j = rep[cls]
+    dur = p.dur_slots[j]
     overlaps = np.isin(site, group) & (start <= slots[-1]) & (start + dur > slots[0])
+    cand = np.flatnonzero(overlaps != (direction == "down"))
+    j, d = j[cand], dur[cand]
+    cand = cand[(_run_min(p.gpu_cap, site[cand], start[cand], d) >= p.gpus[j] - 1e-9)
+                & (_run_min(p.it_cap_kw, site[cand], start[cand], d) >= p.it_kw[j] - 1e-9)]
     if direction == "down":
-        useful, target = fits & ~overlaps, np.array([first[cl].min() for cl in classes])[cls]
+        target = np.array([first[cl].min() for cl in classes])[cls]
     else:
-        useful, target = fits & overlaps, np.full(cls.size, slots[0])
+        target = np.full(cls.size, slots[0])
     # rank the useful starts of each (class, site) by distance to the target
-    cand = np.flatnonzero(useful)
     pair = (cls * S + site)[cand]
     order = np.lexsort((np.abs(start[cand] - target[cand]), pair))
     pair = pair[order]
@@ -197,6 +192,44 @@ def query_options(p: Problem, classes: list[np.ndarray], plan: Schedule, pieces:
     return (cls[keep], site[keep], start[keep]), np.isin(np.arange(len(classes)), cls[cand])
 
 
+def _run_min(room: np.ndarray, site: np.ndarray, start: np.ndarray, dur: np.ndarray
+             ) -> np.ndarray:
+    """min(room[site, start:start + dur]) for every run (dur ≥ 1), from a sparse table of
+    minima over power-of-two spans."""
+    table = [room]
+    while 2 ** len(table) <= dur.max():
+        half = 2 ** (len(table) - 1)
+        prev = table[-1]
+        table.append(np.minimum(prev, np.pad(prev[:, half:], ((0, 0), (0, half)),
+                                             constant_values=np.inf)))
+    level = np.floor(np.log2(dur)).astype(int)
+    spans = np.stack(table)
+    return np.minimum(spans[level, site, start], spans[level, site, start + dur - 2 ** level])
+
+
+_plan_loads_memo: list[tuple[Problem, Schedule, tuple[np.ndarray, np.ndarray]]] = []
+
+
+def _plan_loads(p: Problem, base: Schedule) -> tuple[np.ndarray, np.ndarray]:
+    """`site_loads` of the plan, remembered for the last plan (every query of a table
+    reads the same)."""
+    memo = _plan_loads_memo[-1] if _plan_loads_memo else None
+    if memo is not None and memo[0] is p and memo[1] is base:
+        return memo[2]
+    loads = site_loads(p, base)
+    _plan_loads_memo[:] = [(p, base, loads)]
+    return loads
+
+
+def _loads_of(p: Problem, sched: Schedule, jobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(IT kW, GPUs) per site and slot of `jobs` alone as `sched` has them."""
+    placed = jobs[sched.site[jobs] >= 0]
+    onehot = np.zeros((len(p.sites), placed.size))
+    onehot[sched.site[placed], np.arange(placed.size)] = 1.0
+    run = sched.run[placed].astype(float)
+    return (onehot * p.it_kw[placed]) @ run, (onehot * p.gpus[placed]) @ run
+
+
 def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray, group: np.ndarray,
              slots: np.ndarray, direction: str) -> DrModel:
     """The jobs of `free_mask` re-planned in the room the others leave as planned in `base`
@@ -206,8 +239,9 @@ def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray, group: np.ndarra
     `MAX_MOVERS` that can draw the most kW over the window move."""
     for _ in range(2):
         free = np.flatnonzero(free_mask)
-        keep = Schedule(np.where(free_mask, -1, base.site), base.run & ~free_mask[:, None])
-        sub = p.residual(free, *site_loads(p, keep))
+        it_kw, gpus = _plan_loads(p, base)
+        free_kw, free_gpus = _loads_of(p, base, free)
+        sub = p.residual(free, it_kw - free_kw, gpus - free_gpus)
         sub = dataclasses.replace(sub, checkpointable=np.zeros(free.size, dtype=bool))
         mine = Schedule(base.site[free].copy(), base.run[free].copy(), base.charge_kw,
                         base.discharge_kw)
