@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,6 +99,8 @@ class DrModel:
     """The jobs of `problem`, as indices of the whole plan's problem."""
     stay: np.ndarray
     """The jobs (of `problem`) planned in pieces, in the order of the job-stay columns."""
+    unplaced_stays: bool
+    """A job the model leaves out stays as planned (up), or is deferred (down)."""
 
 
 def _with_stay_columns(p: Problem, fm: FastModel, plan: Schedule, jobs: np.ndarray
@@ -142,12 +146,16 @@ def movable(p: Problem) -> np.ndarray:
 def movers(p: Problem, base: Schedule, group: np.ndarray, slots: np.ndarray,
            direction: str) -> np.ndarray:
     """(J,) bool: the movable jobs a query of `group`'s facility kW over `slots` re-plans:
-    down, those the plan runs there then; up, those that could run there then and do not."""
+    down, those the plan runs there then; up, those that could run there then and do not
+    (and are not planned at a battery site)."""
     here = np.isin(base.site, group) & base.run[:, slots].any(axis=1)
     if direction == "down":
         return movable(p) & here
     window = (p.release_slot <= slots[-1]) & (p.deadline_slot > slots[0])
-    return movable(p) & ~here & window & p.allowed[:, group].any(axis=1)
+    # not from a battery site: the load it would leave there may be what the planned
+    # discharge is beside (the grid draw must stay ≥ 0)
+    at_battery = (base.site >= 0) & p.has_battery[np.maximum(base.site, 0)]
+    return movable(p) & ~here & window & p.allowed[:, group].any(axis=1) & ~at_battery
 
 
 def query_options(p: Problem, classes: list[np.ndarray], plan: Schedule, pieces: np.ndarray,
@@ -236,15 +244,26 @@ def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray, group: np.ndarra
     (a plan of `p`) as single runs on the starts `query_options` keeps — or, for a job the
     plan runs in pieces, as planned (a `stay` column) — with lateness beyond the plan's
     closed. Jobs with no start to move to stay as planned too, and of the others the
-    `MAX_MOVERS` that can draw the most kW over the window move."""
+    `MAX_MOVERS` that can draw the most kW over the window move. Up, a mover that does not
+    start on the group stays as planned (it is "unplaced" in the model, its planned load
+    part of the room), so the model holds the group's sites only."""
+    up = direction == "up"
     for _ in range(2):
         free = np.flatnonzero(free_mask)
         it_kw, gpus = _plan_loads(p, base)
-        free_kw, free_gpus = _loads_of(p, base, free)
-        sub = p.residual(free, it_kw - free_kw, gpus - free_gpus)
+        if up:  # a mover may start on the group or stay as planned ("unplaced" here), so
+            # its planned load stays in the room: elsewhere it can only fall
+            sub = p.residual(free, it_kw, gpus)
+            sub = dataclasses.replace(sub, allowed=sub.allowed & np.isin(
+                np.arange(len(p.sites)), group)[None, :])
+            mine = Schedule(np.full(free.size, -1), np.zeros((free.size, p.n_slots), bool),
+                            base.charge_kw, base.discharge_kw)
+        else:
+            free_kw, free_gpus = _loads_of(p, base, free)
+            sub = p.residual(free, it_kw - free_kw, gpus - free_gpus)
+            mine = Schedule(base.site[free].copy(), base.run[free].copy(), base.charge_kw,
+                            base.discharge_kw)
         sub = dataclasses.replace(sub, checkpointable=np.zeros(free.size, dtype=bool))
-        mine = Schedule(base.site[free].copy(), base.run[free].copy(), base.charge_kw,
-                        base.discharge_kw)
         pieces = (mine.site >= 0) & (mine.end_slot() - mine.start_slot() > mine.run.sum(axis=1))
         classes = job_classes(sub, np.arange(free.size))
         options, can_move = query_options(sub, classes, mine, pieces, group, slots, direction)
@@ -295,7 +314,7 @@ def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray, group: np.ndarra
     net = mine.net_kw()
     plan_net = np.zeros(p.pue.shape) if net is None else np.where(
         sub.has_battery[:, None], net, 0.0)
-    return DrModel(sub, fm, plan_it, plan_net, start, free, np.flatnonzero(pieces))
+    return DrModel(sub, fm, plan_it, plan_net, start, free, np.flatnonzero(pieces), up)
 
 
 def delta_kw(p: Problem, base: Schedule, sites: int | Sequence[int], first: int, length: int,
@@ -378,7 +397,8 @@ def _merged(p: Problem, base: Schedule, dm: DrModel, x: np.ndarray) -> Schedule:
                 k = next(k for k in [j, *dm.model.class_jobs[which[j]]] if moved.site[k] < 0)
                 moved.site[k], moved.run[k] = base.site[dm.free[j]], base.run[dm.free[j]]
     site, run = base.site.copy(), base.run.copy()
-    site[dm.free], run[dm.free] = moved.site, moved.run
+    out = moved.site < 0 if dm.unplaced_stays else np.zeros(dm.free.size, dtype=bool)
+    site[dm.free[~out]], run[dm.free[~out]] = moved.site[~out], moved.run[~out]
     charge, discharge = base.charge_kw, base.discharge_kw
     if moved.charge_kw is not None and moved.discharge_kw is not None:
         stored = p.has_battery[:, None]
@@ -422,11 +442,12 @@ def capacity_table(p: Problem, base: Schedule, *, sites: Sequence[str] | None = 
                    windows: Sequence[int] = WINDOW_MINUTES,
                    directions: Sequence[str] = DIRECTIONS, hours: float = 24.0,
                    every_minutes: int = 30, time_limit_s: float = QUERY_TIME_LIMIT_S,
-                   regions: bool = False) -> list[Capacity]:
+                   regions: bool = False, workers: int | None = None) -> list[Capacity]:
     """ΔkW per site (and, with `regions`, per grid region: its sites together), direction,
     window and start over the first `hours` of the plan, one start every `every_minutes`
     (at least one slot). `sites` restricts both to those sites (a region to the listed
-    sites in it)."""
+    sites in it). The queries run on `workers` threads (default: one per CPU this process
+    may use)."""
     slot_min = round(p.slot_h * 60)
     step = max(1, math.ceil(every_minutes / slot_min))
     starts = range(0, min(p.n_slots, math.ceil(hours * 60 / slot_min)), step)
@@ -438,12 +459,15 @@ def capacity_table(p: Problem, base: Schedule, *, sites: Sequence[str] | None = 
         for region in sorted({p.sites[ids.index(sid)].region for sid in chosen}):
             scopes.append(("region", region, [ids.index(sid) for sid in chosen
                                               if p.sites[ids.index(sid)].region == region]))
-    out = []
-    for scope, sid, group in scopes:
-        for direction in directions:
-            for minutes in windows:
-                length = max(1, math.ceil(minutes / slot_min))
-                for k in starts:
-                    kw = delta_kw(p, base, group, k, length, direction, time_limit_s)
-                    out.append(Capacity(scope, sid, direction, minutes, p.slot_starts[k], kw))
-    return out
+    queries = [(scope, sid, group, direction, minutes, k) for scope, sid, group in scopes
+               for direction in directions for minutes in windows for k in starts]
+
+    def one(q: tuple[str, str, list[int], str, int, int]) -> Capacity:
+        scope, sid, group, direction, minutes, k = q
+        length = max(1, math.ceil(minutes / slot_min))
+        kw = delta_kw(p, base, group, k, length, direction, time_limit_s)
+        return Capacity(scope, sid, direction, minutes, p.slot_starts[k], kw)
+
+    # the queries are independent and HiGHS and numpy release the GIL: threads share the plan
+    with ThreadPoolExecutor(max(1, workers or len(os.sched_getaffinity(0)))) as pool:
+        return list(pool.map(one, queries))
