@@ -256,18 +256,21 @@ def add_checkpointable_jobs(b: MatrixBuilder, p: Problem, jobs: np.ndarray, ldef
 
 
 def build_fast(p: Problem, *, preemptive: bool = True,
-               options: tuple[np.ndarray, ...] | None = None) -> FastModel:
+               options: tuple[np.ndarray, ...] | None = None,
+               classes: list[np.ndarray] | None = None) -> FastModel:
     """Assemble the MILP of `p` as a `FastModel` (flat sequence of add_<rule> steps).
 
     `preemptive=False` plans checkpointable jobs as single runs (grouped into classes like
     the others); `options` restricts the (class, site, start) columns, as column generation
-    does. Defaults build the full model.
+    does, and `classes` passes the `job_classes` they refer to when the caller has them.
+    Defaults build the full model.
     """
     b = MatrixBuilder()
     ldef0, gpu0 = (int(a[0]) for a in add_site_columns(b, p))
     everyone = np.arange(len(p.jobs))
     preempt = p.checkpointable & preemptive & (p.fixed_site == NOT_FIXED)
-    classes = job_classes(p, everyone[~preempt])
+    if classes is None:
+        classes = job_classes(p, everyone[~preempt])
     if options is None:
         options = all_start_options(p, classes)
     x = add_fixed_start_classes(b, p, classes, options, ldef0, gpu0)

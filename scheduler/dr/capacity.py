@@ -53,6 +53,7 @@ from scheduler.core.milp_fast import (
     class_of,
     decode,
     job_classes,
+    ragged,
     schedule_vector,
 )
 from scheduler.core.problem import NOT_FIXED, Problem
@@ -151,8 +152,9 @@ def movable(p: Problem) -> np.ndarray:
 def movers(p: Problem, base: Schedule, group: np.ndarray, slots: np.ndarray,
            direction: str) -> np.ndarray:
     """(J,) bool: the movable jobs a query of `group`'s facility kW over `slots` re-plans:
-    down, those the plan runs there then; up, those that could run there then and do not
-    (and are not planned at a battery site)."""
+    down, those the plan runs there then; up, of those that could run there then and do
+    not (and are not planned at a battery site), the `MAX_MOVERS` that fit there in the
+    room the plan leaves and can draw the most kW over the window."""
     here = np.isin(base.site, group) & base.run[:, slots].any(axis=1)
     if direction == "down":
         return movable(p) & here
@@ -160,7 +162,23 @@ def movers(p: Problem, base: Schedule, group: np.ndarray, slots: np.ndarray,
     # not from a battery site: the load it would leave there may be what the planned
     # discharge is beside (the grid draw must stay ≥ 0)
     at_battery = (base.site >= 0) & p.has_battery[np.maximum(base.site, 0)]
-    return movable(p) & ~here & window & p.allowed[:, group].any(axis=1) & ~at_battery
+    cand = np.flatnonzero(movable(p) & ~here & window & p.allowed[:, group].any(axis=1)
+                          & ~at_battery)
+    # of those, the ones with a start on the group overlapping the window, in time, where
+    # they fit beside the plan, the most kW over the window first
+    it_kw, gpus = _plan_loads(p, base)
+    pair = np.argwhere(p.allowed[np.ix_(cand, group)])
+    j, site = cand[pair[:, 0]], group[pair[:, 1]]
+    dur = p.dur_slots[j]
+    first = np.maximum(p.release_slot[j], slots[0] - dur + 1)
+    last = np.minimum(slots[-1], np.minimum(p.deadline_slot[j], p.n_slots) - dur)
+    owner, start = ragged(first, np.maximum(0, last - first + 1))
+    j, site, dur = j[owner], site[owner], dur[owner]
+    fits = (_run_min(p.gpu_cap - gpus, site, start, dur) >= p.gpus[j] - 1e-9) & (
+        _run_min(p.it_cap_kw - it_kw, site, start, dur) >= p.it_kw[j] - 1e-9)
+    cand = np.unique(j[fits])
+    draw = p.it_kw[cand] * np.minimum(p.dur_slots[cand], slots.size)
+    return np.isin(np.arange(len(p.jobs)), cand[np.lexsort((cand, -draw))[:MAX_MOVERS]])
 
 
 def query_options(p: Problem, classes: list[np.ndarray], plan: Schedule, pieces: np.ndarray,
@@ -209,6 +227,8 @@ def _run_min(room: np.ndarray, site: np.ndarray, start: np.ndarray, dur: np.ndar
              ) -> np.ndarray:
     """min(room[site, start:start + dur]) for every run (dur ≥ 1), from a sparse table of
     minima over power-of-two spans."""
+    if dur.size == 0:
+        return np.zeros(0)
     table = [room]
     while 2 ** len(table) <= dur.max():
         half = 2 ** (len(table) - 1)
@@ -280,7 +300,8 @@ def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray, group: np.ndarra
         draw = p.it_kw[chosen] * np.minimum(p.dur_slots[chosen], slots.size)
         chosen = chosen[np.lexsort((chosen, -draw))[:MAX_MOVERS]]
         free_mask = np.isin(np.arange(len(p.jobs)), chosen)
-    fm = _with_stay_columns(sub, build_fast(sub, options=options), mine, np.flatnonzero(pieces))
+    fm = _with_stay_columns(sub, build_fast(sub, classes=classes, options=options), mine,
+                            np.flatnonzero(pieces))
     m = fm.matrix
     ub = m.ub.copy()
     late_in_plan = (mine.site >= 0) & (mine.end_slot() > sub.deadline_slot)
