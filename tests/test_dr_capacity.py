@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -60,6 +61,23 @@ def test_critical_and_deadline_bound_work_never_moves() -> None:
     p, base = plan_of([job("j1", 4, 1, 0, 4, allowed=("A",)), crit])
     assert base.run[0, 1] and base.run[1, 1]
     assert delta_kw(p, base, 0, 1, 1, "down") == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize(("ckpt", "want"), [(True, 5.0), (False, 0.0)])
+def test_a_running_checkpointable_job_may_pause(ckpt: bool, want: float) -> None:
+    """A job running at A with 2 h of work left, due in 4 h, continues there from now. If
+    it is checkpointable, A can shed its 5 kW in the first hour: it pauses and resumes after
+    it (3 slots with its restart overhead); if not, it is pinned and A sheds nothing."""
+    running = dataclasses.replace(job("r", 4, 3, -1, 4, ckpt=ckpt, allowed=("A",)),
+                                  running_site="A", done_h=1.0)
+    p, base = plan_of([running])
+    assert base.site[0] == 0 and base.run[0, 0]
+    kw, plan = delta_plan(p, base, 0, 0, 1, "down")
+    assert kw == pytest.approx(want)
+    assert violations(p, plan) == []
+    if ckpt:  # resumed later with its overhead: 2 slots of work + 1
+        assert not plan.run[0, 0] and plan.run[0].sum() == 3
+    assert delta_kw(p, base, 0, 0, 1, "up") == pytest.approx(0.0)  # running: not pulled
 
 
 def test_up_is_capped_by_gpus_and_power() -> None:

@@ -19,15 +19,16 @@ objective "maximise R":
 and every job that meets its deadline in the plan must still meet it (start columns that
 end late, lateness and leaving a due job out are closed; a job the plan defers — due after
 the horizon — may still be deferred). Jobs that may never move stay exactly as planned:
-running jobs (`Problem.bound_site`) and latency-critical ones. A mover runs as one piece:
-on its planned start (or, planned in pieces, as planned) or on the `OPTIONS_PER_SITE`
-start(s) per site nearest to it (down) or to the window (up) at which it fits in the room
-alone; at most `MAX_MOVERS` move. So a query is a small model however large the plan. The
-answer is the R of the best *feasible* plan found (the plan itself is feasible with R = 0,
-so it is never negative; `delta_plan` returns that plan): a value the fleet can really
-deliver, not an optimistic bound — and, as only the movers and these starts are re-planned,
-possibly less than a re-plan of the whole fleet could free. The queries of a table run on
-threads (HiGHS and numpy release the GIL).
+running jobs that are not checkpointable (`Problem.fixed_site`) and latency-critical ones
+(a running checkpointable job may pause or migrate for a down query, paying its restart
+overhead). A mover runs as one piece: on its planned start (or, planned in pieces, as
+planned) or on the `OPTIONS_PER_SITE` start(s) per site nearest to it (down) or to the
+window (up) at which it fits in the room alone; at most `MAX_MOVERS` move. So a query is a
+small model however large the plan. The answer is the R of the best *feasible* plan found
+(the plan itself is feasible with R = 0, so it is never negative; `delta_plan` returns that
+plan): a value the fleet can really deliver, not an optimistic bound — and, as only the
+movers and these starts are re-planned, possibly less than a re-plan of the whole fleet
+could free. The queries of a table run on threads (HiGHS and numpy release the GIL).
 """
 
 from __future__ import annotations
@@ -144,16 +145,18 @@ def block_starts(starts: pd.DatetimeIndex) -> np.ndarray:
 
 
 def movable(p: Problem) -> np.ndarray:
-    """(J,) bool: jobs DR may re-plan (not running, not fixed, not latency-critical)."""
+    """(J,) bool: jobs DR may re-plan: not fixed (as a running job that is not
+    checkpointable is) and not latency-critical. A running checkpointable job may pause or
+    migrate (and pays its restart overhead)."""
     critical = np.array([j.latency is Latency.CRITICAL for j in p.jobs], dtype=bool)
-    return (p.bound_site == NOT_FIXED) & ~critical
+    return (p.fixed_site == NOT_FIXED) & ~critical
 
 
 def movers(p: Problem, base: Schedule, group: np.ndarray, slots: np.ndarray,
            direction: str) -> np.ndarray:
     """(J,) bool: the movable jobs a query of `group`'s facility kW over `slots` re-plans:
-    down, those the plan runs there then; up, of those that could run there then and do
-    not (and are not planned at a battery site), the `MAX_MOVERS` that fit there in the
+    down, those the plan runs there then; up, of the pending ones that could run there then
+    and do not (and are not planned at a battery site), the `MAX_MOVERS` that fit there in the
     room the plan leaves and can draw the most kW over the window."""
     here = np.isin(base.site, group) & base.run[:, slots].any(axis=1)
     if direction == "down":
@@ -162,8 +165,9 @@ def movers(p: Problem, base: Schedule, group: np.ndarray, slots: np.ndarray,
     # not from a battery site: the load it would leave there may be what the planned
     # discharge is beside (the grid draw must stay ≥ 0)
     at_battery = (base.site >= 0) & p.has_battery[np.maximum(base.site, 0)]
-    cand = np.flatnonzero(movable(p) & ~here & window & p.allowed[:, group].any(axis=1)
-                          & ~at_battery)
+    pending = p.continue_site == NOT_FIXED
+    cand = np.flatnonzero(movable(p) & pending & ~here & window
+                          & p.allowed[:, group].any(axis=1) & ~at_battery)
     # of those, the ones with a start on the group overlapping the window, in time, where
     # they fit beside the plan, the most kW over the window first
     it_kw, gpus = _plan_loads(p, base)
@@ -288,8 +292,16 @@ def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray, group: np.ndarra
             sub = p.residual(free, it_kw - free_kw, gpus - free_gpus)
             mine = Schedule(base.site[free].copy(), base.run[free].copy(), base.charge_kw,
                             base.discharge_kw)
-        sub = dataclasses.replace(sub, checkpointable=np.zeros(free.size, dtype=bool))
-        pieces = (mine.site >= 0) & (mine.end_slot() - mine.start_slot() > mine.run.sum(axis=1))
+        # all in one piece; a running (checkpointable) job that moves stops now and runs
+        # later, its restart overhead included, and staying is its planned run
+        resumed = sub.continue_site != NOT_FIXED
+        sub = dataclasses.replace(
+            sub, checkpointable=np.zeros(free.size, dtype=bool),
+            dur_slots=sub.dur_slots + sub.resume_slots, resume_slots=np.zeros(free.size, int),
+            release_slot=np.where(resumed, np.maximum(sub.release_slot, 1), sub.release_slot),
+            continue_site=np.full(free.size, NOT_FIXED))
+        pieces = (mine.site >= 0) & (resumed | (mine.end_slot() - mine.start_slot()
+                                                > mine.run.sum(axis=1)))
         classes = job_classes(sub, np.arange(free.size))
         options, can_move = query_options(sub, classes, mine, pieces, group, slots, direction)
         chosen = free[np.concatenate([classes[c] for c in np.flatnonzero(can_move)] or
