@@ -158,19 +158,20 @@ def movers(p: Problem, base: Schedule, group: np.ndarray, slots: np.ndarray,
     down, those the plan runs there then; up, of the pending ones that could run there then
     and do not (and are not planned at a battery site), the `MAX_MOVERS` that fit there in the
     room the plan leaves and can draw the most kW over the window."""
+    state = _plan_state(p, base)
     here = np.isin(base.site, group) & base.run[:, slots].any(axis=1)
     if direction == "down":
-        return movable(p) & here
+        return state.movable & here
     window = (p.release_slot <= slots[-1]) & (p.deadline_slot > slots[0])
     # not from a battery site: the load it would leave there may be what the planned
     # discharge is beside (the grid draw must stay ≥ 0)
     at_battery = (base.site >= 0) & p.has_battery[np.maximum(base.site, 0)]
     pending = p.continue_site == NOT_FIXED
-    cand = np.flatnonzero(movable(p) & pending & ~here & window
+    cand = np.flatnonzero(state.movable & pending & ~here & window
                           & p.allowed[:, group].any(axis=1) & ~at_battery)
     # of those, the ones with a start on the group overlapping the window, in time, where
     # they fit beside the plan, the most kW over the window first
-    it_kw, gpus = _plan_loads(p, base)
+    it_kw, gpus = state.it_kw, state.gpus
     pair = np.argwhere(p.allowed[np.ix_(cand, group)])
     j, site = cand[pair[:, 0]], group[pair[:, 1]]
     dur = p.dur_slots[j]
@@ -234,28 +235,40 @@ def _run_min(room: np.ndarray, site: np.ndarray, start: np.ndarray, dur: np.ndar
     if dur.size == 0:
         return np.zeros(0)
     table = [room]
-    while 2 ** len(table) <= dur.max():
+    while 2 ** len(table) <= dur.max():  # (a span's last columns, never read, stay as were)
         half = 2 ** (len(table) - 1)
         prev = table[-1]
-        table.append(np.minimum(prev, np.pad(prev[:, half:], ((0, 0), (0, half)),
-                                             constant_values=np.inf)))
+        nxt = prev.copy()
+        np.minimum(prev[:, :-half], prev[:, half:], out=nxt[:, :-half])
+        table.append(nxt)
     level = np.floor(np.log2(dur)).astype(int)
     spans = np.stack(table)
     return np.minimum(spans[level, site, start], spans[level, site, start + dur - 2 ** level])
 
 
-_plan_loads_memo: list[tuple[Problem, Schedule, tuple[np.ndarray, np.ndarray]]] = []
+@dataclass(frozen=True)
+class _PlanState:
+    """What every query of one plan reads."""
+
+    it_kw: np.ndarray
+    gpus: np.ndarray
+    """(S, T) IT kW and GPUs the plan uses (`site_loads`)."""
+    movable: np.ndarray
+    """(J,) `movable`."""
 
 
-def _plan_loads(p: Problem, base: Schedule) -> tuple[np.ndarray, np.ndarray]:
-    """`site_loads` of the plan, remembered for the last plan (every query of a table
-    reads the same)."""
-    memo = _plan_loads_memo[-1] if _plan_loads_memo else None
-    if memo is not None and memo[0] is p and memo[1] is base:
-        return memo[2]
-    loads = site_loads(p, base)
-    _plan_loads_memo[:] = [(p, base, loads)]
-    return loads
+_last_plan: list[tuple[Problem, Schedule, _PlanState]] = []
+
+
+def _plan_state(p: Problem, base: Schedule) -> _PlanState:
+    """The `_PlanState` of plan `base` of `p`, remembered for the last plan (every query of
+    a table reads the same)."""
+    last = _last_plan[-1] if _last_plan else None
+    if last is not None and last[0] is p and last[1] is base:
+        return last[2]
+    state = _PlanState(*site_loads(p, base), movable(p))
+    _last_plan[:] = [(p, base, state)]
+    return state
 
 
 def _loads_of(p: Problem, sched: Schedule, jobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -279,7 +292,8 @@ def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray, group: np.ndarra
     up = direction == "up"
     for _ in range(2):
         free = np.flatnonzero(free_mask)
-        it_kw, gpus = _plan_loads(p, base)
+        state = _plan_state(p, base)
+        it_kw, gpus = state.it_kw, state.gpus
         if up:  # a mover may start on the group or stay as planned ("unplaced" here), so
             # its planned load stays in the room: elsewhere it can only fall
             sub = p.residual(free, it_kw, gpus)
