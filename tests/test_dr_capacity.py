@@ -209,3 +209,12 @@ def test_every_answer_on_a_fleet_is_a_plan_that_delivers_it(fleet_plan, directio
             else:
                 assert np.all(moved >= kw - 1e-6)
     assert sum(a > 1.0 for a in answers) >= 4  # the fleet has room to move
+
+
+def test_the_table_on_threads_is_the_table_on_one(fleet_plan) -> None:
+    """The table's queries run on threads: the same answers as one after another."""
+    p, base = fleet_plan
+    rows = {w: capacity_table(p, base, hours=6, every_minutes=60, regions=True, workers=w)
+            for w in (1, 3)}
+    assert rows[1] == rows[3]
+    assert any(r.kw > 0 for r in rows[1])

@@ -441,13 +441,16 @@ def delta_plan(p: Problem, base: Schedule, sites: int | Sequence[int], first: in
 def _merged(p: Problem, base: Schedule, dm: DrModel, x: np.ndarray) -> Schedule:
     """The whole plan with the movers and the batteries as solution `x` of `dm` has them."""
     moved = decode(dm.problem, dm.model, x)
-    if dm.stay.size:  # a job kept in pieces — or an identical one, if the starts took it
+    if dm.stay.size:  # a job kept as planned (in pieces, or running)
         c0, _ = dm.model.blocks["job-stay"]
         which = class_of(len(dm.problem.jobs), dm.model.class_jobs)
         for i, j in enumerate(dm.stay):
             if x[c0 + i] > 0.5:
+                # the start columns may have given its run to it rather than to an
+                # identical job: that one takes the run, and it keeps its own
                 k = next(k for k in [j, *dm.model.class_jobs[which[j]]] if moved.site[k] < 0)
-                moved.site[k], moved.run[k] = base.site[dm.free[j]], base.run[dm.free[j]]
+                moved.site[k], moved.run[k] = moved.site[j], moved.run[j].copy()
+                moved.site[j], moved.run[j] = base.site[dm.free[j]], base.run[dm.free[j]]
     site, run = base.site.copy(), base.run.copy()
     out = moved.site < 0 if dm.unplaced_stays else np.zeros(dm.free.size, dtype=bool)
     site[dm.free[~out]], run[dm.free[~out]] = moved.site[~out], moved.run[~out]
