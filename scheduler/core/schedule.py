@@ -99,14 +99,16 @@ class Evaluation:
         return float(self.kg_co2.sum())
 
 
-def site_loads(problem: Problem, sched: Schedule) -> tuple[np.ndarray, np.ndarray]:
-    """(IT kW, GPUs in use) per site and slot, each (S, T)."""
-    S = len(problem.sites)
-    placed = sched.site >= 0
-    onehot = np.zeros((S, len(problem.jobs)))
-    onehot[sched.site[placed], np.flatnonzero(placed)] = 1.0
-    run = sched.run.astype(float)
-    return (onehot * problem.it_kw) @ run, (onehot * problem.gpus) @ run
+def site_loads(problem: Problem, sched: Schedule, jobs: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(IT kW, GPUs in use) per site and slot, each (S, T), of every job or of `jobs`
+    (indices) alone."""
+    every = np.arange(len(problem.jobs)) if jobs is None else np.asarray(jobs)
+    placed = every[sched.site[every] >= 0]
+    onehot = np.zeros((len(problem.sites), placed.size))
+    onehot[sched.site[placed], np.arange(placed.size)] = 1.0
+    run = sched.run[placed].astype(float)
+    return (onehot * problem.it_kw[placed]) @ run, (onehot * problem.gpus[placed]) @ run
 
 
 def account(problem: Problem, it_kw: np.ndarray, net_kw: np.ndarray | None = None

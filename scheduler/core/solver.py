@@ -52,6 +52,20 @@ class MatrixModel:
     row_lo: np.ndarray
     row_hi: np.ndarray
 
+    def with_columns(self, A: sparse.spmatrix, c: np.ndarray, lb: np.ndarray, ub: np.ndarray,
+                     integer: np.ndarray) -> MatrixModel:
+        """This model with more columns: their entries in the existing rows (`A`, rows ×
+        new), costs, bounds and integrality."""
+        return MatrixModel(np.append(self.c, c), np.append(self.lb, lb),
+                           np.append(self.ub, ub), np.append(self.integer, integer),
+                           sparse.hstack([self.A, A]).tocsc(), self.row_lo, self.row_hi)
+
+    def with_rows(self, A: sparse.spmatrix, lo: np.ndarray, hi: np.ndarray) -> MatrixModel:
+        """This model with more rows: their entries (`A`, new × columns) and bounds."""
+        return MatrixModel(self.c, self.lb, self.ub, self.integer,
+                           sparse.vstack([self.A, A]).tocsc(),
+                           np.concatenate([self.row_lo, lo]), np.concatenate([self.row_hi, hi]))
+
 
 @dataclass(frozen=True)
 class SolverResult:

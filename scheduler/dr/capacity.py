@@ -59,7 +59,7 @@ from scheduler.core.milp_fast import (
 )
 from scheduler.core.problem import NOT_FIXED, Problem
 from scheduler.core.schedule import Schedule, site_loads
-from scheduler.core.solver import MatrixModel, SolveStatus, run_highs
+from scheduler.core.solver import SolveStatus, run_highs
 
 WINDOW_MINUTES = (30, 60, 180)
 DIRECTIONS = ("down", "up")
@@ -131,9 +131,7 @@ def _with_stay_columns(p: Problem, fm: FastModel, plan: Schedule, jobs: np.ndarr
     extra = sparse.csc_matrix((np.concatenate(vals), (np.concatenate(rows),
                                                       np.concatenate(cols))),
                               shape=(m.A.shape[0], k))
-    matrix = MatrixModel(np.append(m.c, np.zeros(k)), np.append(m.lb, np.zeros(k)),
-                         np.append(m.ub, np.ones(k)), np.append(m.integer, np.ones(k, bool)),
-                         sparse.hstack([m.A, extra]).tocsc(), m.row_lo, m.row_hi)
+    matrix = m.with_columns(extra, np.zeros(k), np.zeros(k), np.ones(k), np.ones(k, bool))
     return FastModel(matrix, fm.class_jobs, fm.starts, fm.slots,
                      {**fm.blocks, "job-stay": (n, k)})
 
@@ -271,15 +269,6 @@ def _plan_state(p: Problem, base: Schedule) -> _PlanState:
     return state
 
 
-def _loads_of(p: Problem, sched: Schedule, jobs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(IT kW, GPUs) per site and slot of `jobs` alone as `sched` has them."""
-    placed = jobs[sched.site[jobs] >= 0]
-    onehot = np.zeros((len(p.sites), placed.size))
-    onehot[sched.site[placed], np.arange(placed.size)] = 1.0
-    run = sched.run[placed].astype(float)
-    return (onehot * p.it_kw[placed]) @ run, (onehot * p.gpus[placed]) @ run
-
-
 def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray, group: np.ndarray,
              slots: np.ndarray, direction: str) -> DrModel:
     """The jobs of `free_mask` re-planned in the room the others leave as planned in `base`
@@ -302,7 +291,7 @@ def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray, group: np.ndarra
             mine = Schedule(np.full(free.size, -1), np.zeros((free.size, p.n_slots), bool),
                             base.charge_kw, base.discharge_kw)
         else:
-            free_kw, free_gpus = _loads_of(p, base, free)
+            free_kw, free_gpus = site_loads(p, base, free)
             sub = p.residual(free, it_kw - free_kw, gpus - free_gpus)
             mine = Schedule(base.site[free].copy(), base.run[free].copy(), base.charge_kw,
                             base.discharge_kw)
@@ -360,8 +349,8 @@ def dr_model(p: Problem, base: Schedule, free_mask: np.ndarray, group: np.ndarra
     if "site-over-cap-kw" in fm.blocks:  # no more above a cap than the plan draws there
         o0, n = fm.blocks["site-over-cap-kw"]
         ub[o0:o0 + n] = start[o0:o0 + n]
-    fm = FastModel(MatrixModel(np.zeros_like(m.c), m.lb, ub, m.integer, m.A, m.row_lo,
-                               m.row_hi), fm.class_jobs, fm.starts, fm.slots, fm.blocks)
+    fm = FastModel(dataclasses.replace(m, c=np.zeros_like(m.c), ub=ub), fm.class_jobs,
+                   fm.starts, fm.slots, fm.blocks)
     plan_it, _ = site_loads(sub, mine)
     net = mine.net_kw()
     plan_net = np.zeros(p.pue.shape) if net is None else np.where(
@@ -381,7 +370,7 @@ def delta_plan(p: Problem, base: Schedule, sites: int | Sequence[int], first: in
                length: int, direction: str, time_limit_s: float = QUERY_TIME_LIMIT_S
                ) -> tuple[float, Schedule]:
     """`delta_kw` and the plan of `p` that delivers it (`base` where it is 0)."""
-    whole, group = p, np.atleast_1d(np.asarray(sites, dtype=int))
+    group = np.atleast_1d(np.asarray(sites, dtype=int))
     if not 0 <= first < p.n_slots or length < 1:
         raise InputError("ΔkW query", "window", (first, length),
                          f"must start inside the plan's {p.n_slots} slots and last ≥ 1 slot")
@@ -390,20 +379,19 @@ def delta_plan(p: Problem, base: Schedule, sites: int | Sequence[int], first: in
     if not free.any() and not p.has_battery[group].any():
         return 0.0, base  # nothing at s can move
     dm = dr_model(p, base, free, group, slots, direction)
-    p, m = dm.problem, dm.model.matrix
-    T = p.n_slots
+    sub, m = dm.problem, dm.model.matrix
     cells = np.ix_(group, slots)
-    pue = p.pue[cells]
-    stored = p.has_battery[group][:, None]
+    pue = sub.pue[cells]
+    stored = sub.has_battery[group][:, None]
     # facility kW of the window slots: the movable jobs' and the batteries' (the rest stays)
     plan_each = dm.plan_it_kw[cells] * pue + dm.plan_net_kw[cells]
     plan_kw = plan_each.sum(axis=0)
     if direction == "down":  # down to no grid draw at battery sites, to no movable load
-        top = float(np.min((plan_each + np.where(stored, p.base_kw[cells], 0.0)).sum(axis=0)))
+        top = float(np.min((plan_each + np.where(stored, sub.base_kw[cells], 0.0)).sum(axis=0)))
         lo, hi, sign = -np.inf, plan_kw, 1.0
     else:
-        room = np.where(stored, p.facility_cap_kw[cells] - p.base_kw[cells] - plan_each,
-                        (p.it_cap_kw[cells] - dm.plan_it_kw[cells]) * pue)
+        room = np.where(stored, sub.facility_cap_kw[cells] - sub.base_kw[cells] - plan_each,
+                        (sub.it_cap_kw[cells] - dm.plan_it_kw[cells]) * pue)
         top = float(np.min(room.sum(axis=0)))
         lo, hi, sign = plan_kw, np.inf, -1.0
     if top <= 1e-9:
@@ -412,19 +400,16 @@ def delta_plan(p: Problem, base: Schedule, sites: int | Sequence[int], first: in
     n, k = m.A.shape[1], len(slots)
     # one row per slot: Σ_sites (PUE × L[s, t] + charge − discharge) ± R against the plan's
     rows = [np.tile(np.arange(k), len(group)), np.arange(k)]
-    cols = [(L0 + group[:, None] * T + slots[None, :]).ravel(), np.full(k, n)]
+    cols = [(L0 + group[:, None] * sub.n_slots + slots[None, :]).ravel(), np.full(k, n)]
     vals = [pue.ravel(), np.full(k, sign)]
     lb, ub = m.lb.copy(), m.ub.copy()
     if "site-battery-charge-kw" in dm.model.blocks:
         _battery_terms(dm, group, slots, first, rows, cols, vals, lb, ub)
-    block = sparse.coo_matrix((np.concatenate(vals), (np.concatenate(rows),
-                                                      np.concatenate(cols))), shape=(k, n + 1))
-    A = sparse.vstack([sparse.hstack([m.A, sparse.csc_matrix((m.A.shape[0], 1))]), block]
-                      ).tocsc()
-    model = MatrixModel(np.append(m.c, -1.0), np.append(lb, 0.0), np.append(ub, top),
-                        np.append(m.integer, False), A,
-                        np.concatenate([m.row_lo, np.broadcast_to(lo, k)]),
-                        np.concatenate([m.row_hi, np.broadcast_to(hi, k)]))
+    window = sparse.coo_matrix((np.concatenate(vals), (np.concatenate(rows),
+                                                       np.concatenate(cols))), shape=(k, n + 1))
+    model = dataclasses.replace(m, lb=lb, ub=ub).with_columns(
+        sparse.csc_matrix((m.A.shape[0], 1)), -1.0, 0.0, top, False).with_rows(
+        window, np.broadcast_to(lo, k), np.broadcast_to(hi, k))
     lp = run_highs(model, time_limit_s=time_limit_s, relax=True)
     if lp.x is None or lp.x[n] <= 1e-9:
         return 0.0, base  # the relaxation bounds R: nothing to move
@@ -435,7 +420,7 @@ def delta_plan(p: Problem, base: Schedule, sites: int | Sequence[int], first: in
         if out.x is None or out.status is SolveStatus.INFEASIBLE or out.x[n] <= 1e-9:
             return 0.0, base
         x = out.x
-    return float(x[n]), _merged(whole, base, dm, x[:n])
+    return float(x[n]), _merged(p, base, dm, x[:n])
 
 
 def _merged(p: Problem, base: Schedule, dm: DrModel, x: np.ndarray) -> Schedule:
