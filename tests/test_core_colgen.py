@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import replace
+
 import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import scheduler.core.solve as solve_module
 from policies.policy import load_policy
-from scheduler.core.colgen import column_generation, dive
+from scheduler.core.colgen import Prices, column_generation, dive, preemptive_costs
 from scheduler.core.greedy import greedy
 from scheduler.core.milp_fast import build_fast, decode
 from scheduler.core.problem import Problem, build_problem
@@ -101,3 +107,74 @@ def test_a_run_without_a_column_leaves_the_start_partial() -> None:
     u0, n = fm.blocks["class-unplaced"]
     assert x[u0 + c] >= 1  # left out of the start, not lost
     assert x[u0:u0 + n].sum() + x[fm.starts.col].sum() == len(p.jobs)
+
+
+def cheapest_in_pieces(q: np.ndarray, work: int, overhead: int, deadline: int,
+                       pen: float) -> float:
+    """Brute force: every set of run slots (q finite), split into pieces; a plan with n
+    pieces runs `work + overhead · (n − 1)` slots; lateness by its last slot."""
+    best = np.inf
+    slots = np.flatnonzero(np.isfinite(q))
+    for n in range(1, slots.size + 1):
+        for run in itertools.combinations(slots.tolist(), n):
+            pieces = 1 + sum(b > a + 1 for a, b in itertools.pairwise(run))
+            if n == work + overhead * (pieces - 1):
+                best = min(best, q[list(run)].sum() + pen * max(0, run[-1] + 1 - deadline))
+    return best
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(3, 9), st.integers(1, 3), st.integers(0, 2),
+       st.booleans(), st.integers(0, 2))
+def test_preemptive_pricing_finds_the_cheapest_schedule_in_pieces(
+        seed: int, T: int, work: int, overhead: int, negative: bool, resume: int) -> None:
+    """Exact on non-negative prices (then the bound loses nothing to preemption), and never
+    above the optimum when some prices are negative. Two sites: the job runs now on site 0,
+    so only site 1 pays its restart slots."""
+    rng = np.random.default_rng(seed)
+    q = rng.uniform(-1.0 if negative else 0.0, 3.0, (2, T))
+    q[:, rng.random(T) < 0.3] += 20.0  # expensive slots: pieces around them pay
+    release = int(rng.integers(0, 2))
+    q[:, :release] = np.inf
+    deadline, pen = int(rng.integers(1, T + 1)), 1.5
+    got = preemptive_costs(q[None], np.array([work]), np.array([resume]), np.array([0]),
+                           np.array([deadline]), overhead, pen)[0]
+    for s, extra in ((0, 0), (1, resume)):
+        want = cheapest_in_pieces(q[s], work + extra, overhead, deadline, pen)
+        if negative:
+            assert got[s] <= want + 1e-9
+        elif np.isinf(want):
+            assert np.isinf(got[s])
+        else:
+            assert got[s] == pytest.approx(want, abs=1e-9)
+
+
+def test_prices_move_onto_a_later_grid_by_time() -> None:
+    old = pd.date_range("2026-04-01", periods=4, freq="15min", tz="UTC")
+    new = pd.date_range("2026-04-01 00:30", periods=4, freq="15min", tz="UTC")
+    load = np.arange(8.0).reshape(2, 4)
+    moved = Prices(load, -load).on_grid(old, new)
+    assert moved.load.tolist() == [[2, 3, 3, 3], [6, 7, 7, 7]]
+    assert moved.gpu.tolist() == (-moved.load).tolist()
+
+
+@pytest.mark.parametrize(("overhead", "points"), [(0, 4.0), (1, 5.0), (2, 103.0)])
+def test_a_job_splits_around_expensive_slots_while_its_overhead_pays(
+        overhead: int, points: float) -> None:
+    """4 slots of work; slots 2 and 6 cost 100. No overhead: the 4 cheap slots before 6.
+    One slot per resume: 2 + (1 + 2) slots around slot 2. Two: a split needs 6 cheap
+    slots of 5, so the best is one run over slot 2."""
+    q = np.array([[[1.0, 1, 100, 1, 1, 1, 100]]])
+    got = preemptive_costs(q, np.array([4]), np.array([0]), np.array([-1]), np.array([7]),
+                           overhead, 10.0)
+    assert got[0, 0] == pytest.approx(points)
+
+
+def test_gaps_of_a_residual_are_relative_to_the_whole_plan() -> None:
+    """The work laid down outside a residual problem counts in the objective the MIP gap is
+    relative to: 10 points above the bound is 10 % of a 100-point part, 1 % of the whole."""
+    p = problem(4, 0)
+    plans = solve_module._Plans(p, solve_module._Budget(1.0), offset=900.0)
+    plans.found.append(("test", (), greedy(p), replace(evaluate(p, greedy(p)), objective=100.0)))
+    assert plans.gap(90.0) == pytest.approx(0.01)
+    assert solve_module._Plans(p, solve_module._Budget(1.0)).gap(90.0, 100.0) == pytest.approx(0.1)

@@ -265,3 +265,32 @@ def test_work_longer_than_the_horizon_starts_and_runs_to_its_end(method: str) ->
     later = build_problem(fleet, [job("long", 2, 10, 1, 30)], fcs, policy)
     assert later.deferrable[0]
     assert not violations(later, solve(later, Method(method), deterministic=True).schedule)
+
+
+def test_a_replan_of_a_large_instance_starts_from_the_last_plans_prices(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The column generation of the next re-plan is handed the last bound's prices, moved
+    onto the new slots; the first plan starts without."""
+    import scheduler.core.solve as solve_module
+
+    monkeypatch.setattr(solve_module, "FULL_MODEL_MAX_NNZ", 0)
+    handed: list = []
+    real = solve_module.column_generation
+
+    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+        handed.append(kwargs.get("prices"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(solve_module, "column_generation", recording)
+    inst = random_instance(60, n_sites=3, n_slots=48, slot_minutes=60, seed=3)
+    planner = Planner(inst.sites, load_policy("min-carbon"), QUICK)
+    start = pd.Timestamp(inst.forecasts[next(iter(inst.forecasts))].slot_starts[0])
+    first = planner.replan(start.to_pydatetime(), inst.jobs, inst.forecasts)
+    assert handed == [None] and planner.last_prices is not None
+    before, grid = planner.last_prices, planner.last_problem.slot_starts
+    now = start + pd.Timedelta(hours=2)
+    planner.replan(now.to_pydatetime(), run_plan(first, inst.jobs, start, 2.0, OVERHEAD_H),
+                   inst.forecasts)
+    assert len(handed) == 2 and handed[1] is not None
+    assert np.array_equal(handed[1].load, before.load[:, 2:2 + handed[1].load.shape[1]])
+    assert grid[2] == planner.last_problem.slot_starts[0]

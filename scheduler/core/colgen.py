@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from scheduler.core.milp_fast import FastModel, build_fast, class_of, job_classes, ragged
 from scheduler.core.problem import Problem
@@ -47,6 +48,7 @@ class _Pricer:
         self.d, self.rel, self.ddl = p.dur_slots[rep], p.release_slot[rep], p.deadline_slot[rep]
         self.allowed = p.allowed[rep]
         self.ckpt = p.checkpointable[rep]
+        self.resume, self.cont = p.resume_slots[rep], p.continue_site[rep]
         self.n = np.array([len(cl) for cl in classes], dtype=float)
 
     def price(self, y_assign: np.ndarray, y_load: np.ndarray, y_gpu: np.ndarray, per_class: int,
@@ -78,19 +80,16 @@ class _Pricer:
             rc = np.where(ok, rc, np.inf)
             flat = rc.reshape(rc.shape[0], -1)
             best[sl] = single[sl] = flat.min(axis=1)
-            # relaxation for checkpointable classes: the d cheapest slots anywhere in the
-            # window, and every other slot of negative price (resumes may add run slots)
+            # checkpointable classes may also run in pieces: their cheapest preemptive
+            # schedule at each site (`preemptive_costs`)
             ck = np.flatnonzero(self.ckpt[sl])
             if ck.size:
-                qc = np.where((kk[None, None, :] >= self.rel[sl][ck, None, None])
-                              & self.allowed[sl][ck, :, None], q[ck], np.inf)
-                qs = np.sort(qc, axis=2)
-                beyond_d = kk[None, None, :] >= self.d[sl][ck, None, None]
-                cheapest = np.where(beyond_d, np.minimum(qs, 0.0), qs).sum(axis=2)
-                floor_late = pen * np.maximum(0, self.rel[sl][ck] + self.d[sl][ck]
-                                              - self.ddl[sl][ck])
-                relaxed = cheapest.min(axis=1) + floor_late - y_assign[sl][ck]
-                best[lo + ck] = np.minimum(best[lo + ck], relaxed)
+                cls = lo + ck
+                qc = np.where((kk[None, None, :] >= self.rel[cls, None, None])
+                              & self.allowed[cls, :, None], q[ck], np.inf)
+                relaxed = preemptive_costs(qc, self.d[cls], self.resume[cls], self.cont[cls],
+                                           self.ddl[cls], p.overhead_slots, pen)
+                best[cls] = np.minimum(best[cls], relaxed.min(axis=1) - y_assign[cls])
             if seen is None:
                 continue
             flat = np.where(seen[sl].reshape(flat.shape), np.inf, flat)
@@ -105,6 +104,47 @@ class _Pricer:
         return best, single, cols
 
 
+def preemptive_costs(q: np.ndarray, d: np.ndarray, resume: np.ndarray, cont: np.ndarray,
+                     ddl: np.ndarray, o: int, pen: float) -> np.ndarray:
+    """(J, S) lower bound on the points of job j's cheapest schedule in pieces at site s, at
+    slot prices `q` (J, S, T; inf where it may not run), by dynamic programming over slots.
+
+    A schedule does `d` slots of work (plus `resume` restart slots away from its `cont`
+    site); every piece after the first begins with `o` slots of overhead; lateness costs
+    `pen` per slot its last piece ends after `ddl`. Relaxed where that keeps it simple (a
+    piece may end inside its overhead; negative prices count everywhere), so the value
+    never exceeds the true optimum, and equals it on non-negative prices.
+    """
+    J, S, T = q.shape
+    need = d[:, None] + np.where(np.arange(S)[None, :] == cont[:, None], 0, resume[:, None])
+    K = int(need.max()) + 1
+    ks = np.arange(K)
+    best = np.full((J, S), np.inf)
+    idle = np.where(ks == 0, 0.0, np.inf) * np.ones((J, S, 1))  # started or not, by work
+    run = np.full((J, S, K), np.inf)  # ran this slot, doing work
+    ovh = np.full((J, S, K, max(o, 1)), np.inf)  # ran this slot as overhead, m slots left
+    done_at = need[:, :, None] == ks[None, None, :]
+    for t in range(T):
+        qt = q[:, :, t, None]
+        if o > 0:  # on from a run, after a resume's overhead, or the first piece
+            work_from = np.minimum(run, ovh[..., 0])
+            work_from[..., 0] = np.minimum(work_from[..., 0], idle[..., 0])
+        else:
+            work_from = np.minimum(run, idle)
+        new_run = np.full_like(run, np.inf)
+        new_run[..., 1:] = work_from[..., :-1] + qt
+        new_ovh = np.full_like(ovh, np.inf)
+        if o > 0:
+            new_ovh[..., o - 1] = idle + qt  # a resume: overhead first
+            new_ovh[..., :-1] = np.minimum(new_ovh[..., :-1], ovh[..., 1:] + qt[..., None])
+        idle = np.minimum(idle, np.minimum(run, ovh.min(axis=3)))
+        run, ovh = new_run, new_ovh
+        ends = np.where(done_at, run, np.inf).min(axis=2)
+        best = np.minimum(best, ends + pen * np.maximum(0, t + 1 - ddl[:, None]))
+    spare = np.minimum(np.where(np.isfinite(q), q, 0.0), 0.0).sum(axis=2)
+    return best + spare
+
+
 @dataclass(frozen=True)
 class Prices:
     """Row duals of the capacity rows (HiGHS' signs): `load` per IT kW of site s in slot t
@@ -113,6 +153,12 @@ class Prices:
 
     load: np.ndarray
     gpu: np.ndarray
+
+    def on_grid(self, old: pd.DatetimeIndex, new: pd.DatetimeIndex) -> Prices:
+        """These prices (on slots `old`) on the slots `new` of a later problem with the same
+        sites: each slot takes the price of the same time, or of the nearest slot known."""
+        at = np.clip(old.get_indexer(new, method="nearest"), 0, len(old) - 1)
+        return Prices(self.load[:, at], self.gpu[:, at])
 
     @classmethod
     def from_duals(cls, blocks: dict[str, tuple[int, int]], y: np.ndarray,

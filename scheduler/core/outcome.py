@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scheduler.core.colgen import Prices
 from scheduler.core.schedule import Evaluation, Schedule
 from scheduler.core.solver import SolveStatus
 
@@ -27,6 +28,9 @@ class Outcome:
     build_seconds: float
     """Building the model: the full matrix, or the column generation of large instances."""
     solve_seconds: float
+    prices: Prices | None = None
+    """The capacity rows' prices the bound was found at (large instances), which start the
+    next re-plan's column generation warm."""
 
     @property
     def method(self) -> str:

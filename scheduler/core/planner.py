@@ -23,6 +23,7 @@ from policies.job import Job
 from policies.limits import PowerLimit
 from policies.policy import Policy
 from policies.site import Site
+from scheduler.core.colgen import Prices
 from scheduler.core.plan import Plan, make_plan, schedule_on
 from scheduler.core.problem import Problem, build_problem
 from scheduler.core.schedule import Schedule
@@ -59,6 +60,9 @@ class Planner:
         self.last_schedule: Schedule | None = None
         """The problem the last plan solves and its schedule on it (what ΔkW queries and
         reports read, instead of building the problem again)."""
+        self.last_prices: Prices | None = None
+        """The capacity prices of the last plan's bound (large instances): the next column
+        generation starts from them, moved onto its slots."""
 
     def frozen(self, now: datetime | None, previous: Plan | None
                ) -> dict[str, tuple[str, datetime]]:
@@ -105,9 +109,14 @@ class Planner:
                           fixed=self.frozen(now, previous),
                           battery_soc_kwh=self.battery_soc(now, previous))
         incumbent = None if previous is None else schedule_on(p, previous)
+        prices = None
+        if self.last_prices is not None and self.last_problem is not None:
+            prices = self.last_prices.on_grid(self.last_problem.slot_starts, p.slot_starts)
         out = solve(p, cfg.method, time_limit_s=cfg.time_limit_s, mip_gap=cfg.mip_gap,
-                    builder=cfg.builder, deterministic=cfg.deterministic, incumbent=incumbent)
+                    builder=cfg.builder, deterministic=cfg.deterministic, incumbent=incumbent,
+                    prices=prices)
         baseline = solve(p, Method.ASAP)
         plan = make_plan(p, out, baseline, previous, made_at=self.clock())
         self.last, self.last_problem, self.last_schedule = plan, p, out.schedule
+        self.last_prices = out.prices
         return plan

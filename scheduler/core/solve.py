@@ -38,8 +38,8 @@ from enum import StrEnum
 
 import numpy as np
 
-from scheduler.core.colgen import column_generation, dive, schedule_options
-from scheduler.core.decompose import solve_parts, split
+from scheduler.core.colgen import Prices, column_generation, dive, schedule_options
+from scheduler.core.decompose import average_prices, solve_parts, split
 from scheduler.core.greedy import SiteLoads, asap, greedy, placement_order
 from scheduler.core.local_search import relocate
 from scheduler.core.milp_fast import (
@@ -132,9 +132,12 @@ class _Plans:
     """The valid plans found so far, each checked and evaluated once, with their repairs.
     On equal objectives the plan found first wins (the previous plan, when given)."""
 
-    def __init__(self, p: Problem, budget: _Budget) -> None:
+    def __init__(self, p: Problem, budget: _Budget, offset: float = 0.0) -> None:
         self.p = p
         self.budget = budget
+        self.offset = offset
+        """Points of the work laid down outside `p` (a residual problem): gaps are relative
+        to the whole plan's objective, as the caller's MIP gap means."""
         self.split = full_model_nnz(p) <= FULL_MODEL_MAX_NNZ
         """Fill with runs in pieces too (instances small enough for the full model)."""
         self.found: list[tuple[str, tuple[str, ...], Schedule, Evaluation]] = []
@@ -170,8 +173,14 @@ class _Plans:
         """(source, steps, schedule, evaluation) of the lowest objective."""
         return min(self.found, key=lambda item: item[3].objective)
 
-    def gap(self, bound: float) -> float:
-        return relative_gap(self.best()[3].objective, bound)
+    def gap(self, bound: float, objective: float | None = None) -> float:
+        """The whole plan's gap: of the best plan (or `objective`) to `bound`."""
+        objective = self.best()[3].objective if objective is None else objective
+        return relative_gap(objective + self.offset, bound + self.offset)
+
+    def whole(self, objective: float) -> float:
+        """|Objective of the whole plan| for a plan of `objective` here (at least 1)."""
+        return max(1.0, abs(objective + self.offset))
 
 
 def still_feasible(p: Problem, sched: Schedule) -> Schedule:
@@ -198,17 +207,19 @@ def still_feasible(p: Problem, sched: Schedule) -> Schedule:
 
 def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.0,
           mip_gap: float = DEFAULT_MIP_GAP, builder: Builder = Builder.FAST,
-          deterministic: bool = False, incumbent: Schedule | None = None) -> Outcome:
+          deterministic: bool = False, incumbent: Schedule | None = None,
+          prices: Prices | None = None) -> Outcome:
     """Plan with `method` within about `time_limit_s` seconds of wall time (or, when
     `deterministic`, within work limits). `incumbent` (e.g. the previous plan on this
-    problem's grid) seeds the MILP and wins ties."""
+    problem's grid) seeds the MILP and wins ties; `prices` (e.g. the previous plan's, on this
+    grid) start the column generation of large instances."""
     budget = _Budget(time_limit_s, deterministic)
     exact = method is Method.MILP and (builder is Builder.PYOMO
                                        or full_model_nnz(p) <= FULL_MODEL_MAX_NNZ)
     running = p.continue_site != NOT_FIXED
     bound_here = (p.fixed_site != NOT_FIXED) | (running & ~(exact & p.checkpointable))
     if not bound_here.any():
-        return _solve_free(p, method, budget, mip_gap, builder, incumbent)
+        return _solve_free(p, method, budget, mip_gap, builder, incumbent, prices)
     # lay the bound jobs down, plan the others in the room they leave
     base = Schedule.empty(p)
     for j in np.flatnonzero(bound_here):
@@ -218,7 +229,8 @@ def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.
     sub = p.residual(free, *site_loads(p, base))
     sub_incumbent = None if incumbent is None else Schedule(incumbent.site[free].copy(),
                                                             incumbent.run[free].copy())
-    out = _solve_free(sub, method, budget, mip_gap, builder, sub_incumbent)
+    offset = evaluate(p, base).objective - evaluate(sub, Schedule.empty(sub)).objective
+    out = _solve_free(sub, method, budget, mip_gap, builder, sub_incumbent, prices, offset)
     sched = base
     sched.site[free], sched.run[free] = out.schedule.site, out.schedule.run
     sched.charge_kw, sched.discharge_kw = out.schedule.charge_kw, out.schedule.discharge_kw
@@ -226,13 +238,15 @@ def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.
     # the whole's objective is the bound jobs' points plus the rest's, exactly
     bound = out.bound + (ev.objective - out.objective)
     return Outcome(sched, ev, out.source, out.steps, out.status, bound, out.build_seconds,
-                   out.solve_seconds)
+                   out.solve_seconds, out.prices)
 
 
 def _solve_free(p: Problem, method: Method, budget: _Budget, mip_gap: float,
-                builder: Builder, incumbent: Schedule | None) -> Outcome:
+                builder: Builder, incumbent: Schedule | None, prices: Prices | None,
+                offset: float = 0.0) -> Outcome:
     """`solve` for a problem whose jobs are all free to move (fixed jobs already split off,
-    except running checkpointable ones in the exact models)."""
+    except running checkpointable ones in the exact models); `offset` is the points of the
+    work laid down outside it."""
     t0 = time.perf_counter()
     if method is Method.ASAP:
         sched = asap(p)
@@ -244,16 +258,16 @@ def _solve_free(p: Problem, method: Method, budget: _Budget, mip_gap: float,
                        -np.inf, 0.0, time.perf_counter() - t0)
     if builder is Builder.PYOMO:
         return solve_pyomo(p, greedy(p), time_limit_s=budget.left(), mip_gap=mip_gap, t0=t0)
-    plans = _Plans(p, budget)
+    plans = _Plans(p, budget, offset)
     if incumbent is not None:
         plans.add_previous(plans.fill(still_feasible(p, incumbent)))
     plans.add("milp:greedy", plans.fill())
-    out = _solve_fast(p, plans, budget, mip_gap, t0)
+    out = _solve_fast(p, plans, budget, mip_gap, t0, prices)
     if incumbent is None:
         return out
     aligned = align(p, out.schedule, incumbent)
     return Outcome(aligned, evaluate(p, aligned), out.source, out.steps, out.status, out.bound,
-                   out.build_seconds, out.solve_seconds)
+                   out.build_seconds, out.solve_seconds, out.prices)
 
 
 def align(p: Problem, sched: Schedule, prefer: Schedule) -> Schedule:
@@ -293,7 +307,9 @@ def full_model_nnz(p: Problem) -> int:
 def _mip_stage(p: Problem, fm: FastModel, plans: _Plans, left: float, mip_gap: float,
                source: str) -> tuple[SolveStatus, float]:
     """Solve the (full or restricted) MILP from the best plan; add its plan."""
-    mip = run_highs(fm.matrix, time_limit_s=left, mip_rel_gap=mip_gap,
+    best = plans.best()[3].objective  # HiGHS' gap is relative to this part's objective
+    mip = run_highs(fm.matrix, time_limit_s=left,
+                    mip_rel_gap=mip_gap * plans.whole(best) / max(1.0, abs(best)),
                     start=schedule_vector(p, fm, plans.best()[2]),
                     max_nodes=plans.budget.max_nodes)
     if mip.x is not None:
@@ -301,14 +317,17 @@ def _mip_stage(p: Problem, fm: FastModel, plans: _Plans, left: float, mip_gap: f
     return mip.status, mip.bound
 
 
-def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: float
-                ) -> Outcome:
+def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: float,
+                prices: Prices | None) -> Outcome:
     left = budget.left
     status = SolveStatus.FEASIBLE
     if full_model_nnz(p) > FULL_MODEL_MAX_NNZ:
-        large = _solve_by_parts if len(split(p)) > 1 else _solve_by_columns
-        bound, build_s = large(p, plans, budget, mip_gap)
+        if len(split(p)) > 1:
+            bound, build_s, prices = _solve_by_parts(p, plans, budget, mip_gap)
+        else:
+            bound, build_s, prices = _solve_by_columns(p, plans, budget, mip_gap, prices)
     else:
+        prices = None
         tb = time.perf_counter()
         fm = build_fast(p)
         build_s = time.perf_counter() - tb
@@ -322,59 +341,79 @@ def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: 
             status = mip_status if mip_status is SolveStatus.OPTIMAL else status
     source, steps, best, ev = plans.best()
     if plans.previous is not None and plans.previous[3].objective <= ev.objective \
-            + STABILITY_GAP * mip_gap * max(1.0, abs(ev.objective)):
+            + STABILITY_GAP * mip_gap * plans.whole(ev.objective):
         source, steps, best, ev = plans.previous  # the new plan is not worth the churn
-    if relative_gap(ev.objective, bound) <= mip_gap:
+    if plans.gap(bound, ev.objective) <= mip_gap:
         status = SolveStatus.OPTIMAL
     elif status is SolveStatus.OPTIMAL:
         status = SolveStatus.FEASIBLE  # the solver's own gap rule was looser than ours
     return Outcome(best, ev, source, steps, status, bound, build_s,
-                   time.perf_counter() - t0 - build_s)
+                   time.perf_counter() - t0 - build_s, prices)
 
 
-def _relocate_best(p: Problem, plans: _Plans, time_limit_s: float) -> None:
-    """Improve the best plan so far by single-job moves (`local_search.relocate`)."""
-    source, steps, best, _ = plans.best()
+def _relocate_best(p: Problem, plans: _Plans, time_limit_s: float, since: int = 0) -> None:
+    """Improve the best plan so far (of those found from index `since` on) by single-job
+    moves (`local_search.relocate`)."""
+    source, steps, best, _ = min(plans.found[since:], key=lambda item: item[3].objective)
     if time_limit_s > 0:
         plans.add(source, relocate(p, best, time_limit_s), (*steps, "relocate"))
 
 
+def _add_relocated(p: Problem, plans: _Plans, source: str, sched: Schedule,
+                   time_limit_s: float) -> None:
+    """Add a plan and its improvement by single-job moves (rounded plans gain most)."""
+    n = len(plans.found)
+    plans.add(source, sched)
+    if len(plans.found) > n:
+        _relocate_best(p, plans, time_limit_s, since=n)
+
+
 def _solve_by_parts(p: Problem, plans: _Plans, budget: _Budget,
-                    mip_gap: float) -> tuple[float, float]:
+                    mip_gap: float) -> tuple[float, float, Prices | None]:
     """Very large instances: the parts' and the residual's LP solutions placed together
     (`decompose`), filled greedily, then single-job moves with the time left. Returns the
-    bound and the parts' seconds."""
+    bound, the parts' seconds and the prices of the bound."""
     tb = time.perf_counter()
-    sched, bound, _ = solve_parts(p, PARTS_SHARE * budget.left())
+    sched, bound, results = solve_parts(p, PARTS_SHARE * budget.left())
     build_s = time.perf_counter() - tb
     plans.add("milp:parts", plans.fill(sched))
     if plans.gap(bound) > mip_gap:
         _relocate_best(p, plans, budget.left() - budget.keep_back(DECODE_RESERVE_S))
-    return bound, build_s
+    return bound, build_s, average_prices(results)
 
 
-def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget,
-                      mip_gap: float) -> tuple[float, float]:
-    """Large instances: column generation for the LP bound, a price-and-dive for a plan,
-    with time left the MILP over the generated columns (only while the master is small:
-    HiGHS' presolve overruns the time limit on the master of 10,000 jobs), and
-    single-job moves on the best plan last. Returns the bound and the column generation's
-    seconds."""
+def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float,
+                      prices: Prices | None) -> tuple[float, float, Prices | None]:
+    """Large instances: column generation for the LP bound (from `prices` when given);
+    single-job moves on the best plan so far (often the previous plan, when re-planning),
+    which may already be within the gap; then a price-and-dive for a plan, with time left
+    the MILP over the generated columns (only while the master is small: HiGHS' presolve
+    overruns the time limit on the master of 10,000 jobs), and single-job moves on the
+    best plan last. Returns the bound, the column generation's seconds and the master's
+    last prices."""
     left = budget.left
     tb = time.perf_counter()
-    master = column_generation(p, plans.best()[2], time_limit_s=COLGEN_SHARE * left())
+    master = column_generation(p, plans.best()[2], time_limit_s=COLGEN_SHARE * left(),
+                               prices=prices)
     build_s = time.perf_counter() - tb
     if master.x is None:
-        return master.bound, build_s
+        return master.bound, build_s, prices
+    prices = master.prices()
     reserve = budget.keep_back(DECODE_RESERVE_S + RELOCATE_SHARE * left())
 
     def until_reserve() -> float:
         return left() - reserve
 
-    plans.add("milp:lp-rounding", plans.fill(decode(p, master.model(), master.x)))
+    _add_relocated(p, plans, "milp:lp-rounding",
+                   plans.fill(decode(p, master.model(), master.x)), RELOCATE_SHARE * left())
+    if plans.gap(master.bound) > mip_gap and plans.best()[1][-1:] != ("relocate",):
+        _relocate_best(p, plans, RELOCATE_SHARE * left())
+    if plans.gap(master.bound) <= mip_gap:
+        return master.bound, build_s, prices
     x = dive(master, time_limit_s=until_reserve())
     if x is not None:
-        plans.add("milp:colgen-dive", plans.fill(decode(p, master.model(), x)))
+        _add_relocated(p, plans, "milp:colgen-dive", plans.fill(decode(p, master.model(), x)),
+                       RELOCATE_SHARE * left())
     if (plans.gap(master.bound) > mip_gap and until_reserve() > RESTRICTED_MIP_MIN_S
             and len(master.opts[0]) <= RESTRICTED_MIP_MAX_COLUMNS):
         opts = set(zip(*(a.tolist() for a in master.opts), strict=True))
@@ -385,6 +424,6 @@ def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget,
         _mip_stage(p, fm, plans, until_reserve(), mip_gap, "milp:colgen")
     if plans.gap(master.bound) > mip_gap:
         _relocate_best(p, plans, left() - budget.keep_back(DECODE_RESERVE_S))
-    return master.bound, build_s
+    return master.bound, build_s, prices
 
 
