@@ -52,13 +52,14 @@ class _Pricer:
         self.n = np.array([len(cl) for cl in classes], dtype=float)
 
     def price(self, y_assign: np.ndarray, y_load: np.ndarray, y_gpu: np.ndarray, per_class: int,
-              seen: np.ndarray | None, below: float = -1e-7
+              seen: np.ndarray | None, below: float = -1e-7, bound: bool = True
               ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
         """(min reduced cost per class for the bound, the same over single runs only, up to
         `per_class` new columns (c, s, k) per class with reduced cost below `below`).
 
         `seen` (C, S, T) marks columns already in the master; they are not proposed again.
-        Without it (the bound alone) no column is proposed.
+        Without it (the bound alone) no column is proposed. Without `bound` the first value
+        leaves out schedules in pieces (no bound is wanted; it saves their pricing).
         """
         p, T = self.p, self.p.n_slots
         pen = p.policy.lateness_penalty_per_h * p.slot_h
@@ -82,7 +83,7 @@ class _Pricer:
             best[sl] = single[sl] = flat.min(axis=1)
             # checkpointable classes may also run in pieces: their cheapest preemptive
             # schedule at each site (`preemptive_costs`)
-            ck = np.flatnonzero(self.ckpt[sl])
+            ck = np.flatnonzero(self.ckpt[sl]) if bound else np.zeros(0, dtype=int)
             if ck.size:
                 cls = lo + ck
                 qc = np.where((kk[None, None, :] >= self.rel[cls, None, None])
@@ -233,7 +234,8 @@ class Master:
         self.seen[self.opts] = True
         if prices is not None:
             _, _, cheap = self.pricer.price(np.zeros(len(self.classes)), prices.load,
-                                            prices.gpu, per_class, self.seen, below=np.inf)
+                                            prices.gpu, per_class, self.seen, below=np.inf,
+                                            bound=False)
             self.seen[cheap] = True
             self.opts = tuple(np.concatenate(a) for a in zip(self.opts, cheap, strict=True))
         fm = build_fast(p, preemptive=False, options=self.opts)
@@ -284,7 +286,7 @@ class Master:
         a0, nc = self.blocks["class-assign"]
         duals = self.prices()
         best, single, new = self.pricer.price(self.y[a0:a0 + nc], duals.load, duals.gpu,
-                                              per_class, self.seen)
+                                              per_class, self.seen, bound=tol is not None)
         if tol is not None:
             n = self.pricer.n
             self.bound = max(self.bound,

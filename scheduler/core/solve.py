@@ -388,9 +388,10 @@ def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float
     single-job moves on the best plan so far (often the previous plan, when re-planning),
     which may already be within the gap; then a price-and-dive for a plan, with time left
     the MILP over the generated columns (only while the master is small: HiGHS' presolve
-    overruns the time limit on the master of 10,000 jobs), and single-job moves on the
-    best plan last. Returns the bound, the column generation's seconds and the master's
-    last prices."""
+    overruns the time limit on the master of 10,000 jobs; and not when re-planning: over 24
+    warm re-plans of `benchmarks/replan_speed.py` it never gave the best plan and took most
+    of the time), and single-job moves on the best plan last. Returns the bound, the column
+    generation's seconds and the master's last prices."""
     left = budget.left
     tb = time.perf_counter()
     master = column_generation(p, plans.best()[2], time_limit_s=COLGEN_SHARE * left(),
@@ -415,7 +416,7 @@ def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float
         _add_relocated(p, plans, "milp:colgen-dive", plans.fill(decode(p, master.model(), x)),
                        RELOCATE_SHARE * left())
     if (plans.gap(master.bound) > mip_gap and until_reserve() > RESTRICTED_MIP_MIN_S
-            and len(master.opts[0]) <= RESTRICTED_MIP_MAX_COLUMNS):
+            and len(master.opts[0]) <= RESTRICTED_MIP_MAX_COLUMNS and plans.previous is None):
         opts = set(zip(*(a.tolist() for a in master.opts), strict=True))
         for _, _, sched, _ in plans.found:
             opts |= schedule_options(p, master.classes, sched)
