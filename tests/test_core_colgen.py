@@ -178,3 +178,23 @@ def test_gaps_of_a_residual_are_relative_to_the_whole_plan() -> None:
     plans.found.append(("test", (), greedy(p), replace(evaluate(p, greedy(p)), objective=100.0)))
     assert plans.gap(90.0) == pytest.approx(0.01)
     assert solve_module._Plans(p, solve_module._Budget(1.0)).gap(90.0, 100.0) == pytest.approx(0.1)
+
+
+def test_the_bound_does_not_pass_a_job_through_a_slot_it_cannot_fit_in(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 4-GPU site runs a 2-GPU job (pinned) in slots 0–2; a 4-GPU job of 2 slots due at
+    slot 3 cannot start before slot 3, so it is 2 slots late in every plan. The LP could
+    run it on time in halves beside the pinned job; the bound must not."""
+    from dataclasses import replace as with_
+
+    from tests.helpers import forecast, job, site
+
+    monkeypatch.setattr(solve_module, "FULL_MODEL_MAX_NNZ", 0)
+    sites = [site("a", "r", gpus=4)]
+    pinned = with_(job("pinned", 2, 3, 0, 3), running_site="a")
+    jobs = [pinned, job("big", 4, 2, 0, 3)]
+    p = build_problem(sites, jobs, {"r": forecast("r", [100.0] * 8)}, load_policy("min-carbon"),
+                      now=pinned.release)
+    out = solve(p, Method.MILP, time_limit_s=10)
+    assert out.schedule.start_slot()[1] == 3
+    assert out.gap == pytest.approx(0.0, abs=1e-6)

@@ -76,8 +76,16 @@ class _Pricer:
             window = np.take_along_axis(cs, np.minimum(end, T), axis=2) - cs[:, :, :T]
             late = pen * np.maximum(0, end - self.ddl[sl, None, None])
             rc = window + late - y_assign[sl, None, None]
+            # a start is an option only where the job alone fits in every slot it runs (GPUs;
+            # kW too where no battery can lift the site above its cap): the LP may not pass a
+            # job through a full slot in fractions, which made its bound weak
+            alone = (self.g[sl, None, None] <= p.gpu_cap[None] + 1e-9) & (
+                (self.kw[sl, None, None] <= p.it_cap_kw[None] + 1e-9)
+                | p.has_battery[None, :, None])
+            mc = np.concatenate([np.zeros((*q.shape[:2], 1)), np.cumsum(~alone, axis=2)], axis=2)
+            clear = np.take_along_axis(mc, np.minimum(end, T), axis=2) == mc[:, :, :T]
             ok = (end <= T) & (kk[None, None, :] >= self.rel[sl, None, None]) \
-                & self.allowed[sl, :, None]
+                & self.allowed[sl, :, None] & clear
             rc = np.where(ok, rc, np.inf)
             flat = rc.reshape(rc.shape[0], -1)
             best[sl] = single[sl] = flat.min(axis=1)
@@ -87,7 +95,7 @@ class _Pricer:
             if ck.size:
                 cls = lo + ck
                 qc = np.where((kk[None, None, :] >= self.rel[cls, None, None])
-                              & self.allowed[cls, :, None], q[ck], np.inf)
+                              & self.allowed[cls, :, None] & alone[ck], q[ck], np.inf)
                 relaxed = preemptive_costs(qc, self.d[cls], self.resume[cls], self.cont[cls],
                                            self.ddl[cls], p.overhead_slots, pen)
                 best[cls] = np.minimum(best[cls], relaxed.min(axis=1) - y_assign[cls])
