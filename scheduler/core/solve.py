@@ -5,11 +5,13 @@ the LP relaxation gives a bound and an LP-rounded plan (floor the class counts, 
 rest greedily); if that is not within `mip_gap` of the bound, the MILP is solved
 warm-started from the best plan until the budget ends. Instances whose full model would be
 too large for that (above about 40 jobs on 8 sites × 96 slots) get the LP bound by column
-generation and a plan by price-and-dive instead (`colgen`); above about 1,500 jobs the jobs
-are split into parts whose LPs are solved apart and added up, and the jobs they leave over
-get one more LP in the room left (`decompose`). Every plan found also gets a late-job
-repair (`repair`), and the best one single-job moves (`local_search`). The best plan found
-is returned with the best bound, so the gap is honest. On instances the full model solves,
+generation (from the last plan's prices, `prices`, when re-planning) and a plan by
+price-and-dive instead (`colgen`); above about 1,500 jobs the jobs are split into parts
+whose LPs are solved apart and added up, and the jobs they leave over get one more LP in
+the room left (`decompose`). Every plan found also gets a late-job repair (`repair`), and
+the best one single-job moves (`local_search`; on the column path each rounded plan too).
+The best plan found is returned with the best bound, so the gap is honest; the gap of a
+residual problem is relative to the whole plan's objective. On instances the full model solves,
 the greedy fills may also split checkpointable jobs into pieces (`split_runs`), as the
 model may: their LP-rounded plans then start the MILP close to the optimum.
 
