@@ -50,6 +50,20 @@ class _Pricer:
         self.ckpt = p.checkpointable[rep]
         self.resume, self.cont = p.resume_slots[rep], p.continue_site[rep]
         self.n = np.array([len(cl) for cl in classes], dtype=float)
+        # what does not depend on the prices, once: the slots each class may run in, alone
+        # (GPUs; kW too where no battery can lift the site above its cap) — the LP may not
+        # pass a job through a full slot in fractions, which made its bound weak — and the
+        # starts whose whole run lies in such slots, inside the horizon, from the release
+        T, kk = p.n_slots, np.arange(p.n_slots)
+        alone = (self.g[:, None, None] <= p.gpu_cap[None] + 1e-9) & (
+            (self.kw[:, None, None] <= p.it_cap_kw[None] + 1e-9) | p.has_battery[None, :, None])
+        self.runnable = alone & (kk[None, None, :] >= self.rel[:, None, None]) \
+            & self.allowed[:, :, None]
+        blocked = np.concatenate([np.zeros((*alone.shape[:2], 1), dtype=np.int32),
+                                  np.cumsum(~self.runnable, axis=2, dtype=np.int32)], axis=2)
+        end = np.minimum(kk[None, None, :] + self.d[:, None, None], T)
+        self.startable = (kk[None, None, :] + self.d[:, None, None] <= T) & (
+            np.take_along_axis(blocked, end, axis=2) == blocked[:, :, :T])
 
     def price(self, y_assign: np.ndarray, y_load: np.ndarray, y_gpu: np.ndarray, per_class: int,
               seen: np.ndarray | None, below: float = -1e-7, bound: bool = True
@@ -76,17 +90,7 @@ class _Pricer:
             window = np.take_along_axis(cs, np.minimum(end, T), axis=2) - cs[:, :, :T]
             late = pen * np.maximum(0, end - self.ddl[sl, None, None])
             rc = window + late - y_assign[sl, None, None]
-            # a start is an option only where the job alone fits in every slot it runs (GPUs;
-            # kW too where no battery can lift the site above its cap): the LP may not pass a
-            # job through a full slot in fractions, which made its bound weak
-            alone = (self.g[sl, None, None] <= p.gpu_cap[None] + 1e-9) & (
-                (self.kw[sl, None, None] <= p.it_cap_kw[None] + 1e-9)
-                | p.has_battery[None, :, None])
-            mc = np.concatenate([np.zeros((*q.shape[:2], 1)), np.cumsum(~alone, axis=2)], axis=2)
-            clear = np.take_along_axis(mc, np.minimum(end, T), axis=2) == mc[:, :, :T]
-            ok = (end <= T) & (kk[None, None, :] >= self.rel[sl, None, None]) \
-                & self.allowed[sl, :, None] & clear
-            rc = np.where(ok, rc, np.inf)
+            rc = np.where(self.startable[sl], rc, np.inf)
             flat = rc.reshape(rc.shape[0], -1)
             best[sl] = single[sl] = flat.min(axis=1)
             # checkpointable classes may also run in pieces: their cheapest preemptive
@@ -94,8 +98,7 @@ class _Pricer:
             ck = np.flatnonzero(self.ckpt[sl]) if bound else np.zeros(0, dtype=int)
             if ck.size:
                 cls = lo + ck
-                qc = np.where((kk[None, None, :] >= self.rel[cls, None, None])
-                              & self.allowed[cls, :, None] & alone[ck], q[ck], np.inf)
+                qc = np.where(self.runnable[cls], q[ck], np.inf)
                 relaxed = preemptive_costs(qc, self.d[cls], self.resume[cls], self.cont[cls],
                                            self.ddl[cls], p.overhead_slots, pen)
                 best[cls] = np.minimum(best[cls], relaxed.min(axis=1) - y_assign[cls])
