@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 import scheduler.core.solve as solve_module
 from policies.policy import load_policy
-from scheduler.core.colgen import Prices, column_generation, dive, preemptive_costs
+from scheduler.core.colgen import (
+    Prices,
+    cheapest_pieces,
+    column_generation,
+    dive,
+    preemptive_costs,
+)
 from scheduler.core.greedy import greedy
 from scheduler.core.milp_fast import build_fast, decode
 from scheduler.core.problem import Problem, build_problem
@@ -128,9 +134,11 @@ def cheapest_in_pieces(q: np.ndarray, work: int, overhead: int, deadline: int,
        st.booleans(), st.integers(0, 2))
 def test_preemptive_pricing_finds_the_cheapest_schedule_in_pieces(
         seed: int, T: int, work: int, overhead: int, negative: bool, resume: int) -> None:
-    """Exact on non-negative prices (then the bound loses nothing to preemption), and never
-    above the optimum when some prices are negative. Two sites: the job runs now on site 0,
-    so only site 1 pays its restart slots."""
+    """Exact on non-negative prices (then the bound loses nothing to preemption) and, with
+    overheads of at most one slot, at any prices (a piece of overhead alone may then come
+    after the work); never above the optimum. Two sites: the job runs now on site 0, so
+    only site 1 pays its restart slots. `cheapest_pieces` finds the same points and a
+    schedule that costs them."""
     rng = np.random.default_rng(seed)
     q = rng.uniform(-1.0 if negative else 0.0, 3.0, (2, T))
     q[:, rng.random(T) < 0.3] += 20.0  # expensive slots: pieces around them pay
@@ -139,14 +147,22 @@ def test_preemptive_pricing_finds_the_cheapest_schedule_in_pieces(
     deadline, pen = int(rng.integers(1, T + 1)), 1.5
     got = preemptive_costs(q[None], np.array([work]), np.array([resume]), np.array([0]),
                            np.array([deadline]), overhead, pen)[0]
-    for s, extra in ((0, 0), (1, resume)):
-        want = cheapest_in_pieces(q[s], work + extra, overhead, deadline, pen)
-        if negative:
+    need = np.array([work, work + resume])
+    points, slots = cheapest_pieces(q, need, np.array([deadline] * 2), overhead, pen)
+    for s in (0, 1):
+        want = cheapest_in_pieces(q[s], int(need[s]), overhead, deadline, pen)
+        if negative and overhead > 1:
             assert got[s] <= want + 1e-9
         elif np.isinf(want):
-            assert np.isinf(got[s])
+            assert np.isinf(got[s]) and np.isinf(points[s])
         else:
             assert got[s] == pytest.approx(want, abs=1e-9)
+            assert points[s] == pytest.approx(want, abs=1e-9)
+            run = np.flatnonzero(slots[s])
+            pieces = 1 + int((np.diff(run) > 1).sum())
+            assert run.size == need[s] + overhead * (pieces - 1)
+            assert q[s, run].sum() + pen * max(0, run[-1] + 1 - deadline) \
+                == pytest.approx(want, abs=1e-9)
 
 
 def test_prices_move_onto_a_later_grid_by_time() -> None:

@@ -14,7 +14,7 @@ from scheduler.core.milp_fast import build_fast
 from scheduler.core.problem import Problem, build_problem
 from scheduler.core.schedule import Schedule, evaluate, site_loads, violations
 from scheduler.core.solve import Method, solve
-from scheduler.core.solver import LpSession, SolveStatus
+from scheduler.core.solver import LpSession, SolveStatus, run_highs
 from simulations.instances import random_instance
 
 
@@ -40,20 +40,26 @@ def test_the_lagrangian_bound_equals_the_lp_at_its_duals_and_stays_below_elsewhe
         assert lagrangian_bound(p, shaken) <= master.lp_objective + 1e-6
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_the_lagrangian_bound_stays_below_the_full_models_lp_with_split_runs(seed: int) -> None:
+@pytest.mark.parametrize("seed", [2, 3])  # seeds 0 and 1 take HiGHS 25–50 s to prove
+def test_the_lagrangian_bound_stays_below_the_best_plan_with_split_runs(seed: int) -> None:
     # the curtailment reward makes extra resumes of a checkpointable job pay where a slot's
-    # price is negative: the bound must cover runs longer than the job's duration too
+    # price is negative: the bound must cover runs longer than the job's duration too. It
+    # prices integral schedules in pieces, so at the LP's duals it may pass the LP (whose
+    # fractional resumes cost less) but never the optimum of the full model (a plan proven
+    # within 0.1 % of it)
     p = problem(12, seed, checkpointable_share=0.5, policy="follow-the-sun-wind")
     assert p.checkpointable.sum() >= 3 and p.overhead_slots > 0 and not p.impossible.any()
     fm = build_fast(p)
     status, lp, _, y = LpSession(fm.matrix).solve(60)
     assert status is SolveStatus.OPTIMAL
-    assert lagrangian_bound(p, Prices.from_duals(fm.blocks, y, p.pue.shape)) <= lp + 1e-6
+    best = run_highs(fm.matrix, time_limit_s=120, mip_rel_gap=1e-3)
+    assert best.status is SolveStatus.OPTIMAL
+    assert lp - 1e-6 <= lagrangian_bound(p, Prices.from_duals(fm.blocks, y, p.pue.shape)) \
+        <= best.objective + 1e-6
     rng = np.random.default_rng(seed)
     for scale in (0.01, 0.1, 1.0):
         prices = Prices(rng.normal(0.0, scale, p.pue.shape), -rng.uniform(0.0, scale, p.pue.shape))
-        assert lagrangian_bound(p, prices) <= lp + 1e-6
+        assert lagrangian_bound(p, prices) <= best.objective + 1e-6
 
 
 def test_parts_take_shares_that_add_up_and_deal_every_job_once() -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from scheduler.core.milp_fast import FastModel, build_fast, class_of, job_classes, ragged
 from scheduler.core.problem import Problem
@@ -50,6 +51,9 @@ class _Pricer:
         self.ckpt = p.checkpointable[rep]
         self.resume, self.cont = p.resume_slots[rep], p.continue_site[rep]
         self.n = np.array([len(cl) for cl in classes], dtype=float)
+        self.piece_site = np.full(len(classes), -1)
+        """Per class, after `price` with `bound`: the site where running in pieces is
+        cheaper than any single run, else −1."""
         # what does not depend on the prices, once: the slots each class may run in, alone
         # (GPUs; kW too where no battery can lift the site above its cap) — the LP may not
         # pass a job through a full slot in fractions, which made its bound weak — and the
@@ -77,6 +81,7 @@ class _Pricer:
         """
         p, T = self.p, self.p.n_slots
         pen = p.policy.lateness_penalty_per_h * p.slot_h
+        self.piece_site = np.full(len(self.n), -1)
         best = np.zeros(len(self.n))
         single = np.zeros(len(self.n))
         found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -101,7 +106,10 @@ class _Pricer:
                 qc = np.where(self.runnable[cls], q[ck], np.inf)
                 relaxed = preemptive_costs(qc, self.d[cls], self.resume[cls], self.cont[cls],
                                            self.ddl[cls], p.overhead_slots, pen)
-                best[cls] = np.minimum(best[cls], relaxed.min(axis=1) - y_assign[cls])
+                pieces = relaxed.min(axis=1) - y_assign[cls]
+                self.piece_site[cls] = np.where(pieces < best[cls] - 1e-7,
+                                                relaxed.argmin(axis=1), -1)
+                best[cls] = np.minimum(best[cls], pieces)
             if seen is None:
                 continue
             flat = np.where(seen[sl].reshape(flat.shape), np.inf, flat)
@@ -123,26 +131,28 @@ def preemptive_costs(q: np.ndarray, d: np.ndarray, resume: np.ndarray, cont: np.
 
     A schedule does `d` slots of work (plus `resume` restart slots away from its `cont`
     site); every piece after the first begins with `o` slots of overhead; lateness costs
-    `pen` per slot its last piece ends after `ddl`. Relaxed where that keeps it simple (a
-    piece may end inside its overhead; negative prices count everywhere), so the value
-    never exceeds the true optimum, and equals it on non-negative prices.
+    `pen` per slot its last piece ends after `ddl`. A piece of overhead alone may come
+    after the work too (negative prices can pay for it). With `o` ≤ 1 that is every plan
+    (exact at any prices); with longer overheads a piece may also end inside its overhead
+    and negative prices count everywhere, so the value never exceeds the optimum, and
+    equals it on non-negative prices.
     """
     J, S, T = q.shape
     need = d[:, None] + np.where(np.arange(S)[None, :] == cont[:, None], 0, resume[:, None])
     K = int(need.max()) + 1
     ks = np.arange(K)
     best = np.full((J, S), np.inf)
-    idle = np.where(ks == 0, 0.0, np.inf) * np.ones((J, S, 1))  # started or not, by work
+    idle = np.full((J, S, K), np.inf)  # paused after a piece, by work done
+    first = np.where(ks == 0, 0.0, np.inf)  # the first piece may start in any slot
     run = np.full((J, S, K), np.inf)  # ran this slot, doing work
     ovh = np.full((J, S, K, max(o, 1)), np.inf)  # ran this slot as overhead, m slots left
     done_at = need[:, :, None] == ks[None, None, :]
     for t in range(T):
         qt = q[:, :, t, None]
         if o > 0:  # on from a run, after a resume's overhead, or the first piece
-            work_from = np.minimum(run, ovh[..., 0])
-            work_from[..., 0] = np.minimum(work_from[..., 0], idle[..., 0])
+            work_from = np.minimum(np.minimum(run, ovh[..., 0]), first)
         else:
-            work_from = np.minimum(run, idle)
+            work_from = np.minimum(np.minimum(run, idle), first)
         new_run = np.full_like(run, np.inf)
         new_run[..., 1:] = work_from[..., :-1] + qt
         new_ovh = np.full_like(ovh, np.inf)
@@ -151,10 +161,75 @@ def preemptive_costs(q: np.ndarray, d: np.ndarray, resume: np.ndarray, cont: np.
             new_ovh[..., :-1] = np.minimum(new_ovh[..., :-1], ovh[..., 1:] + qt[..., None])
         idle = np.minimum(idle, np.minimum(run, ovh.min(axis=3)))
         run, ovh = new_run, new_ovh
-        ends = np.where(done_at, run, np.inf).min(axis=2)
+        ends = np.where(done_at, np.minimum(run, ovh.min(axis=3)), np.inf).min(axis=2)
         best = np.minimum(best, ends + pen * np.maximum(0, t + 1 - ddl[:, None]))
-    spare = np.minimum(np.where(np.isfinite(q), q, 0.0), 0.0).sum(axis=2)
-    return best + spare
+    if o <= 1:
+        return best
+    return best + np.minimum(np.where(np.isfinite(q), q, 0.0), 0.0).sum(axis=2)
+
+
+def cheapest_pieces(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(points, run slots): per row j the cheapest schedule in pieces at slot prices `q`
+    (J, T; inf where it may not run) doing `need[j]` slots of work, every piece after the
+    first beginning with `o` slots of overhead, lateness `pen` per slot its last run slot
+    ends after `ddl[j]`. The dynamic program of `preemptive_costs` (the same value on
+    non-negative prices, and at any prices when `o` ≤ 1) with its choices kept, so the
+    schedule can be read back: a column of the master. Points inf (and no slots) where no
+    schedule exists."""
+    J, T = q.shape
+    K, rows = int(need.max()) + 1, np.arange(J)
+    om = max(o, 1)
+    idle = np.full((J, K), np.inf)  # paused after a piece, by work done
+    first = np.where(np.arange(K) == 0, 0.0, np.inf) * np.ones((J, 1))
+    run = np.full((J, K), np.inf)
+    ovh = np.full((J, K, om), np.inf)
+    run_from = np.zeros((T, J, K), dtype=np.int8)  # from (k − 1): 0 run, 1 overhead,
+    # 2 paused (no overhead), 3 not started
+    idle_from = np.zeros((T, J, K), dtype=np.int8)  # 0 idle, 1 run, 2 + m overhead m
+    end_cost = np.full((T, J), np.inf)
+    end_from = np.zeros((T, J), dtype=np.int8)
+    for t in range(T):
+        qt = q[:, t, None]
+        cands = np.stack([run, ovh[..., 0] if o > 0 else np.full_like(run, np.inf),
+                          idle if o == 0 else np.full_like(run, np.inf), first])
+        src = cands.argmin(axis=0)
+        new_run = np.full_like(run, np.inf)
+        new_run[:, 1:] = np.take_along_axis(cands, src[None], 0)[0][:, :-1] + qt
+        run_from[t, :, 1:] = src[:, :-1]
+        new_ovh = np.full_like(ovh, np.inf)
+        if o > 0:
+            new_ovh[..., o - 1] = idle + qt
+            new_ovh[..., :-1] = np.minimum(new_ovh[..., :-1], ovh[..., 1:] + qt[..., None])
+        stay = np.concatenate([idle[None], run[None], np.moveaxis(ovh, 2, 0)])
+        idle_from[t] = stay.argmin(axis=0)
+        idle = stay.min(axis=0)
+        run, ovh = new_run, new_ovh
+        at_end = np.concatenate([run[rows, need][:, None], ovh[rows, need]], axis=1)
+        end_from[t] = at_end.argmin(axis=1)  # 0 a run, 1 + m overhead
+        end_cost[t] = at_end.min(axis=1) + pen * np.maximum(0, t + 1 - ddl)
+    last = end_cost.argmin(axis=0)
+    points = end_cost[last, rows]
+    slots = np.zeros((J, T), dtype=bool)
+    for j in np.flatnonzero(np.isfinite(points)):
+        how = int(end_from[last[j], j])
+        state, k, m = ("run", int(need[j]), 0) if how == 0 else ("ovh", int(need[j]), how - 1)
+        for t in range(int(last[j]), -1, -1):
+            if state == "run":
+                slots[j, t] = True
+                how = run_from[t, j, k]
+                if how == 3:
+                    break
+                state, k, m = ("run", k - 1, 0) if how == 0 else \
+                    ("ovh", k - 1, 0) if how == 1 else ("idle", k - 1, 0)
+            elif state == "ovh":
+                slots[j, t] = True
+                state, m = ("idle", 0) if m == o - 1 else ("ovh", m + 1)
+            else:
+                how = int(idle_from[t, j, k])
+                state, m = ("idle", 0) if how == 0 else ("run", 0) if how == 1 \
+                    else ("ovh", how - 2)
+    return points, slots
 
 
 @dataclass(frozen=True)
@@ -260,6 +335,9 @@ class Master:
         self.lp_objective = np.inf
         self.bound = -np.inf
         """Best Lagrangian lower bound of the full LP (valid while no dive bounds are set)."""
+        self.piece_cols: list[int] = []
+        """LP columns of schedules in pieces (bound phase only; see `_add_pieces`)."""
+        self.piece_keys: set[tuple[int, int, bytes]] = set()
 
     @property
     def start_cols(self) -> np.ndarray:
@@ -306,9 +384,10 @@ class Master:
             # above also covers split runs of checkpointable jobs and may stay below it)
             lp_single = self.lp_objective + float((n * np.minimum(0.0, single)).sum())
             if self.lp_objective - lp_single <= tol * max(1.0, abs(self.lp_objective)):
-                return 0
+                return self._add_pieces(self.y[a0:a0 + nc], duals)
+        added = self._add_pieces(self.y[a0:a0 + nc], duals) if tol is not None else 0
         if new[0].size == 0:
-            return 0
+            return added
         self.seen[new] = True
         part = build_fast(self.p, preemptive=False, options=new).matrix
         cols = slice(self.first_start_col, self.first_start_col + new[0].size)
@@ -321,19 +400,70 @@ class Master:
         return int(new[0].size)
 
 
+    def _add_pieces(self, y_assign: np.ndarray, duals: Prices) -> int:
+        """Add, for each checkpointable class that the last pricing found cheaper in pieces,
+        its cheapest schedule in pieces as a column (kept apart: `drop_pieces`); return how
+        many. Without them the master's duals keep favouring pieces the bound then counts."""
+        pr, p = self.pricer, self.p
+        cls = np.flatnonzero(pr.piece_site >= 0)
+        if cls.size == 0:
+            return 0
+        site = pr.piece_site[cls]
+        q = pr.kw[cls, None] * duals.load[site] - pr.g[cls, None] * duals.gpu[site]
+        q = np.where(pr.runnable[cls, site], q, np.inf)
+        need = pr.d[cls] + np.where(site == pr.cont[cls], 0, pr.resume[cls])
+        pen = p.policy.lateness_penalty_per_h * p.slot_h
+        points, slots = cheapest_pieces(q, need, pr.ddl[cls], p.overhead_slots, pen)
+        keep = [i for i in np.flatnonzero(points - y_assign[cls] < -1e-7)
+                if (cls[i], site[i], slots[i].tobytes()) not in self.piece_keys]
+        if not keep:
+            return 0
+        T = p.n_slots
+        (a0, _), (l0, _), (g0, _) = (self.blocks["class-assign"], self.blocks["site-load-def"],
+                                     self.blocks["site-gpu-upper"])
+        rows, cols, vals = [], [], []
+        for n, i in enumerate(keep):
+            self.piece_keys.add((cls[i], site[i], slots[i].tobytes()))
+            on = np.flatnonzero(slots[i])
+            rows += [a0 + cls[i], *(l0 + site[i] * T + on), *(g0 + site[i] * T + on)]
+            vals += [1.0, *np.full(on.size, -pr.kw[cls[i]]), *np.full(on.size, pr.g[cls[i]])]
+            cols += [n] * (1 + 2 * on.size)
+        last = np.array([np.flatnonzero(slots[i]).max() for i in keep])
+        cost = pen * np.maximum(0, last + 1 - pr.ddl[cls[keep]])
+        A = sparse.csc_matrix((vals, (rows, cols)), shape=(self.session.num_rows, len(keep)))
+        first = self.session.num_cols
+        self.session.add_columns(cost, np.zeros(len(keep)), np.full(len(keep), np.inf), A)
+        self.piece_cols += list(range(first, first + len(keep)))
+        if self.x is not None:
+            self.x = np.concatenate([self.x, np.zeros(len(keep))])
+        return len(keep)
+
+    def drop_pieces(self, time_limit_s: float) -> None:
+        """Remove the columns in pieces and re-solve: the rounding and the dive work on
+        single runs, in the column order of `model`. `bound` stays (it was valid)."""
+        if not self.piece_cols:
+            return
+        self.session.delete_columns(np.array(self.piece_cols))
+        self.piece_cols = []
+        self.x = self.y = None
+        self.solve(time_limit_s)
+
+
 def column_generation(p: Problem, incumbent: Schedule, time_limit_s: float,
                       per_class: int = 2, max_rounds: int = 200, tol: float = 1e-4,
-                      prices: Prices | None = None) -> Master:
+                      prices: Prices | None = None, enough: float = np.inf) -> Master:
     """Grow the restricted master from the incumbent's columns (and the cheapest at `prices`)
-    until no column prices out or the budget ends; `bound` is then the LP bound."""
+    until no column prices out, the bound reaches `enough` (e.g. what proves a plan within
+    its gap) or the budget ends; `bound` is then the LP bound."""
     t0 = time.perf_counter()
     master = Master(p, incumbent, prices)
     for _ in range(max_rounds):
         left = time_limit_s - (time.perf_counter() - t0)
         if left <= 0 or master.solve(left) is not SolveStatus.OPTIMAL:
             break
-        if master.price(per_class, tol) == 0:
+        if master.price(per_class, tol) == 0 or master.bound >= enough:
             break
+    master.drop_pieces(max(0.05, time_limit_s - (time.perf_counter() - t0)))
     return master
 
 

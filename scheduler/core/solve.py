@@ -86,6 +86,9 @@ STABILITY_GAP = 0.5
 gap (relative): re-plans do not churn over differences the solver does not resolve."""
 FULL_MODEL_MAX_NNZ = 500_000
 """Above this estimated matrix size the LP bound comes from column generation."""
+QUICK_BOUND_MIN_NNZ = 100_000
+"""Above this estimated size the full model's LP is only built when column generation's
+bound does not already prove the best plan so far within the gap (`_quick_bound`)."""
 COLGEN_SHARE = 0.55
 """Share of the budget column generation may use (it stops earlier once converged)."""
 PARTS_SHARE = 0.85
@@ -179,6 +182,11 @@ class _Plans:
         """The whole plan's gap: of the best plan (or `objective`) to `bound`."""
         objective = self.best()[3].objective if objective is None else objective
         return relative_gap(objective + self.offset, bound + self.offset)
+
+    def enough(self, mip_gap: float) -> float:
+        """The least bound that proves the best plan so far within `mip_gap`."""
+        objective = self.best()[3].objective
+        return objective - mip_gap * self.whole(objective)
 
     def whole(self, objective: float) -> float:
         """|Objective of the whole plan| for a plan of `objective` here (at least 1)."""
@@ -329,14 +337,20 @@ def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: 
         else:
             bound, build_s, prices = _solve_by_columns(p, plans, budget, mip_gap, prices)
     else:
-        prices = None
         tb = time.perf_counter()
-        fm = build_fast(p)
+        bound = -np.inf
+        if full_model_nnz(p) > QUICK_BOUND_MIN_NNZ:
+            bound, prices = _quick_bound(p, plans, budget, mip_gap, prices)
         build_s = time.perf_counter() - tb
-        lp = run_highs(fm.matrix, time_limit_s=max(0.1, 0.5 * left()), relax=True)
-        bound = lp.objective if lp.status is SolveStatus.OPTIMAL else -np.inf
-        if lp.x is not None:
-            plans.add("milp:lp-rounding", plans.fill(decode(p, fm, lp.x)))
+        if plans.gap(bound) > mip_gap:
+            tb = time.perf_counter()
+            fm = build_fast(p)
+            build_s += time.perf_counter() - tb
+            lp = run_highs(fm.matrix, time_limit_s=max(0.1, 0.5 * left()), relax=True)
+            if lp.status is SolveStatus.OPTIMAL:
+                bound = max(bound, lp.objective)
+            if lp.x is not None:
+                plans.add("milp:lp-rounding", plans.fill(decode(p, fm, lp.x)))
         if plans.gap(bound) > mip_gap and left() > 0.2:
             mip_status, mip_bound = _mip_stage(p, fm, plans, left(), mip_gap, "milp")
             bound = max(bound, mip_bound)
@@ -351,6 +365,17 @@ def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: 
         status = SolveStatus.FEASIBLE  # the solver's own gap rule was looser than ours
     return Outcome(best, ev, source, steps, status, bound, build_s,
                    time.perf_counter() - t0 - build_s, prices)
+
+
+def _quick_bound(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float,
+                 prices: Prices | None) -> tuple[float, Prices | None]:
+    """(A lower bound from column generation, its prices) — (−inf, `prices`) when it has
+    none. It may prove the best plan so far (often the previous or the greedy plan) within
+    the gap without the full model: on re-plans of 60–70 jobs × 4 sites × 96 slots the
+    column generation took 0.05–0.13 s where the full LP took 1.8–2.3 s."""
+    master = column_generation(p, plans.best()[2], time_limit_s=COLGEN_SHARE * budget.left(),
+                               prices=prices, enough=plans.enough(mip_gap))
+    return master.bound, (master.prices() if master.x is not None else prices)
 
 
 def _relocate_best(p: Problem, plans: _Plans, time_limit_s: float, since: int = 0) -> None:

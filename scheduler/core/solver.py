@@ -215,6 +215,20 @@ class LpSession:
         self.h.addCols(len(cost), cost, lb, ub, A.nnz, A.indptr[:-1].astype(np.int32),
                        A.indices.astype(np.int32), A.data)
 
+    @property
+    def num_rows(self) -> int:
+        return int(self.h.getNumRow())
+
+    @property
+    def num_cols(self) -> int:
+        return int(self.h.getNumCol())
+
+    def delete_columns(self, cols: np.ndarray) -> None:
+        """Remove columns `cols`; the others keep their order (and close up)."""
+        # the duals stay feasible for the columns left: dual simplex re-solves
+        self.h.setOptionValue("simplex_strategy", DUAL_SIMPLEX)
+        self.h.deleteCols(len(cols), cols.astype(np.int32))
+
     def set_bounds(self, cols: np.ndarray, lb: np.ndarray, ub: np.ndarray) -> None:
         """Change the bounds of columns `cols` (the next solve starts from the last basis)."""
         self.h.setOptionValue("simplex_strategy", DUAL_SIMPLEX)  # the basis stays dual feasible
