@@ -335,6 +335,8 @@ class Master:
         self.lp_objective = np.inf
         self.bound = -np.inf
         """Best Lagrangian lower bound of the full LP (valid while no dive bounds are set)."""
+        self.pieces = False
+        """Whether pricing for the bound adds schedules in pieces (`_add_pieces`)."""
         self.piece_cols: list[int] = []
         """LP columns of schedules in pieces (bound phase only; see `_add_pieces`)."""
         self.piece_keys: set[tuple[int, int, bytes]] = set()
@@ -406,7 +408,7 @@ class Master:
         many. Without them the master's duals keep favouring pieces the bound then counts."""
         pr, p = self.pricer, self.p
         cls = np.flatnonzero(pr.piece_site >= 0)
-        if cls.size == 0:
+        if cls.size == 0 or not self.pieces:
             return 0
         site = pr.piece_site[cls]
         q = pr.kw[cls, None] * duals.load[site] - pr.g[cls, None] * duals.gpu[site]
@@ -451,12 +453,17 @@ class Master:
 
 def column_generation(p: Problem, incumbent: Schedule, time_limit_s: float,
                       per_class: int = 2, max_rounds: int = 200, tol: float = 1e-4,
-                      prices: Prices | None = None, enough: float = np.inf) -> Master:
+                      prices: Prices | None = None, enough: float = np.inf,
+                      pieces: bool = False) -> Master:
     """Grow the restricted master from the incumbent's columns (and the cheapest at `prices`)
     until no column prices out, the bound reaches `enough` (e.g. what proves a plan within
-    its gap) or the budget ends; `bound` is then the LP bound."""
+    its gap) or the budget ends; `bound` is then the LP bound. With `pieces`, schedules in
+    pieces join the master while it runs (a tighter bound, in more rounds: the whole-month
+    oracle of the default simulation took 69 s with them, measured beside another job,
+    against 11 s without)."""
     t0 = time.perf_counter()
     master = Master(p, incumbent, prices)
+    master.pieces = pieces
     for _ in range(max_rounds):
         left = time_limit_s - (time.perf_counter() - t0)
         if left <= 0 or master.solve(left) is not SolveStatus.OPTIMAL:
