@@ -127,42 +127,17 @@ class _Pricer:
 def preemptive_costs(q: np.ndarray, d: np.ndarray, resume: np.ndarray, cont: np.ndarray,
                      ddl: np.ndarray, o: int, pen: float) -> np.ndarray:
     """(J, S) lower bound on the points of job j's cheapest schedule in pieces at site s, at
-    slot prices `q` (J, S, T; inf where it may not run), by dynamic programming over slots.
-
-    A schedule does `d` slots of work (plus `resume` restart slots away from its `cont`
-    site); every piece after the first begins with `o` slots of overhead; lateness costs
-    `pen` per slot its last piece ends after `ddl`. A piece of overhead alone may come
-    after the work too (negative prices can pay for it). With `o` ≤ 1 that is every plan
-    (exact at any prices); with longer overheads a piece may also end inside its overhead
-    and negative prices count everywhere, so the value never exceeds the optimum, and
-    equals it on non-negative prices.
+    slot prices `q` (J, S, T; inf where it may not run): `_pieces_dp` with `d` slots of work
+    (plus `resume` restart slots away from its `cont` site). With `o` ≤ 1 that is exact at
+    any prices; with longer overheads a piece may also end inside its overhead and negative
+    prices count everywhere, so the value never exceeds the optimum, and equals it on
+    non-negative prices.
     """
     J, S, T = q.shape
     need = d[:, None] + np.where(np.arange(S)[None, :] == cont[:, None], 0, resume[:, None])
-    K = int(need.max()) + 1
-    ks = np.arange(K)
-    best = np.full((J, S), np.inf)
-    idle = np.full((J, S, K), np.inf)  # paused after a piece, by work done
-    first = np.where(ks == 0, 0.0, np.inf)  # the first piece may start in any slot
-    run = np.full((J, S, K), np.inf)  # ran this slot, doing work
-    ovh = np.full((J, S, K, max(o, 1)), np.inf)  # ran this slot as overhead, m slots left
-    done_at = need[:, :, None] == ks[None, None, :]
-    for t in range(T):
-        qt = q[:, :, t, None]
-        if o > 0:  # on from a run, after a resume's overhead, or the first piece
-            work_from = np.minimum(np.minimum(run, ovh[..., 0]), first)
-        else:
-            work_from = np.minimum(np.minimum(run, idle), first)
-        new_run = np.full_like(run, np.inf)
-        new_run[..., 1:] = work_from[..., :-1] + qt
-        new_ovh = np.full_like(ovh, np.inf)
-        if o > 0:
-            new_ovh[..., o - 1] = idle + qt  # a resume: overhead first
-            new_ovh[..., :-1] = np.minimum(new_ovh[..., :-1], ovh[..., 1:] + qt[..., None])
-        idle = np.minimum(idle, np.minimum(run, ovh.min(axis=3)))
-        run, ovh = new_run, new_ovh
-        ends = np.where(done_at, np.minimum(run, ovh.min(axis=3)), np.inf).min(axis=2)
-        best = np.minimum(best, ends + pen * np.maximum(0, t + 1 - ddl[:, None]))
+    points, _ = _pieces_dp(q.reshape(J * S, T), need.ravel(), np.repeat(ddl, S), o, pen,
+                           keep=False)
+    best = points.reshape(J, S)
     if o <= 1:
         return best
     return best + np.minimum(np.where(np.isfinite(q), q, 0.0), 0.0).sum(axis=2)
@@ -170,46 +145,10 @@ def preemptive_costs(q: np.ndarray, d: np.ndarray, resume: np.ndarray, cont: np.
 
 def cheapest_pieces(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """(points, run slots): per row j the cheapest schedule in pieces at slot prices `q`
-    (J, T; inf where it may not run) doing `need[j]` slots of work, every piece after the
-    first beginning with `o` slots of overhead, lateness `pen` per slot its last run slot
-    ends after `ddl[j]`. The dynamic program of `preemptive_costs` (the same value on
-    non-negative prices, and at any prices when `o` ≤ 1) with its choices kept, so the
-    schedule can be read back: a column of the master. Points inf (and no slots) where no
-    schedule exists."""
+    """(points, run slots (J, T)): per row j the schedule `_pieces_dp` finds, read back from
+    its choices — a column of the master. No slots where no schedule exists (points inf)."""
     J, T = q.shape
-    K, rows = int(need.max()) + 1, np.arange(J)
-    om = max(o, 1)
-    idle = np.full((J, K), np.inf)  # paused after a piece, by work done
-    first = np.where(np.arange(K) == 0, 0.0, np.inf) * np.ones((J, 1))
-    run = np.full((J, K), np.inf)
-    ovh = np.full((J, K, om), np.inf)
-    run_from = np.zeros((T, J, K), dtype=np.int8)  # from (k − 1): 0 run, 1 overhead,
-    # 2 paused (no overhead), 3 not started
-    idle_from = np.zeros((T, J, K), dtype=np.int8)  # 0 idle, 1 run, 2 + m overhead m
-    end_cost = np.full((T, J), np.inf)
-    end_from = np.zeros((T, J), dtype=np.int8)
-    for t in range(T):
-        qt = q[:, t, None]
-        cands = np.stack([run, ovh[..., 0] if o > 0 else np.full_like(run, np.inf),
-                          idle if o == 0 else np.full_like(run, np.inf), first])
-        src = cands.argmin(axis=0)
-        new_run = np.full_like(run, np.inf)
-        new_run[:, 1:] = np.take_along_axis(cands, src[None], 0)[0][:, :-1] + qt
-        run_from[t, :, 1:] = src[:, :-1]
-        new_ovh = np.full_like(ovh, np.inf)
-        if o > 0:
-            new_ovh[..., o - 1] = idle + qt
-            new_ovh[..., :-1] = np.minimum(new_ovh[..., :-1], ovh[..., 1:] + qt[..., None])
-        stay = np.concatenate([idle[None], run[None], np.moveaxis(ovh, 2, 0)])
-        idle_from[t] = stay.argmin(axis=0)
-        idle = stay.min(axis=0)
-        run, ovh = new_run, new_ovh
-        at_end = np.concatenate([run[rows, need][:, None], ovh[rows, need]], axis=1)
-        end_from[t] = at_end.argmin(axis=1)  # 0 a run, 1 + m overhead
-        end_cost[t] = at_end.min(axis=1) + pen * np.maximum(0, t + 1 - ddl)
-    last = end_cost.argmin(axis=0)
-    points = end_cost[last, rows]
+    points, (last, end_from, run_from, idle_from) = _pieces_dp(q, need, ddl, o, pen, keep=True)
     slots = np.zeros((J, T), dtype=bool)
     for j in np.flatnonzero(np.isfinite(points)):
         how = int(end_from[last[j], j])
@@ -217,8 +156,8 @@ def cheapest_pieces(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pe
         for t in range(int(last[j]), -1, -1):
             if state == "run":
                 slots[j, t] = True
-                how = run_from[t, j, k]
-                if how == 3:
+                how = int(run_from[t, j, k])
+                if how == 3:  # the first piece starts here
                     break
                 state, k, m = ("run", k - 1, 0) if how == 0 else \
                     ("ovh", k - 1, 0) if how == 1 else ("idle", k - 1, 0)
@@ -230,6 +169,52 @@ def cheapest_pieces(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pe
                 state, m = ("idle", 0) if how == 0 else ("run", 0) if how == 1 \
                     else ("ovh", how - 2)
     return points, slots
+
+
+def _pieces_dp(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float,
+               keep: bool) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Cheapest schedule in pieces per row j, by dynamic programming over slots: `need[j]`
+    slots of work at slot prices `q` (J, T; inf where it may not run); the first piece
+    starts with work, every later one with `o` slots of overhead; a piece of overhead alone
+    may come between the others or after them (negative prices can pay for it); lateness `pen` per
+    slot its last run slot ends after `ddl[j]`. With `o` ≤ 1 this is every plan, so the
+    points are exact; with longer overheads a plan with a piece shorter than its overhead
+    is left out. Returns (points, and with `keep` the choices `cheapest_pieces` reads the
+    schedule back from: last slot, end, run and pause choices per slot)."""
+    J, T = q.shape
+    K, rows, om = int(need.max()) + 1, np.arange(J), max(o, 1)
+    never = np.full((J, K), np.inf)
+    first = np.where(np.arange(K) == 0, 0.0, np.inf) * np.ones((J, 1))  # not started yet
+    idle = never.copy()  # paused after a piece, by work done
+    run = never.copy()  # ran this slot, doing work
+    ovh = np.full((J, K, om), np.inf)  # ran this slot as overhead, m slots left
+    end_cost = np.full((T, J), np.inf)
+    if keep:
+        run_from = np.zeros((T, J, K), dtype=np.int8)  # from k − 1: run, overhead, pause, start
+        idle_from = np.zeros((T, J, K), dtype=np.int8)  # pause, run, 2 + m overhead m
+        end_from = np.zeros((T, J), dtype=np.int8)  # run, 1 + m overhead m
+    for t in range(T):
+        qt = q[:, t, None]
+        came = (run, ovh[..., 0] if o > 0 else never, idle if o == 0 else never, first)
+        new_run = np.full_like(run, np.inf)
+        new_run[:, 1:] = np.minimum.reduce(came)[:, :-1] + qt
+        new_ovh = np.full_like(ovh, np.inf)
+        if o > 0:
+            new_ovh[..., o - 1] = idle + qt  # a resume: overhead first
+            new_ovh[..., :-1] = np.minimum(new_ovh[..., :-1], ovh[..., 1:] + qt[..., None])
+        stay = (idle, run, *np.moveaxis(ovh, 2, 0))
+        if keep:
+            run_from[t, :, 1:] = np.argmin(np.stack(came), axis=0)[:, :-1]
+            idle_from[t] = np.argmin(np.stack(stay), axis=0)
+        idle = np.minimum.reduce(stay)
+        run, ovh = new_run, new_ovh
+        at_end = np.column_stack([run[rows, need], ovh[rows, need]])
+        end_cost[t] = at_end.min(axis=1) + pen * np.maximum(0, t + 1 - ddl)
+        if keep:
+            end_from[t] = at_end.argmin(axis=1)
+    last = end_cost.argmin(axis=0)
+    points = end_cost[last, rows]
+    return points, ((last, end_from, run_from, idle_from) if keep else ())
 
 
 @dataclass(frozen=True)
