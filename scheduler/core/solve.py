@@ -90,6 +90,12 @@ FULL_MODEL_MAX_NNZ = 100_000
 the full MILP: its 500 work-limited nodes took 150 s for a plan 1.9 % from the bound; the
 column path gives a better plan in 3–6 s, and a re-plan of 60–70 jobs waited 2 s for the
 full LP where the previous plan was already within the gap.)"""
+PIECES_MAX_NNZ = 500_000
+"""Up to this estimated full-model size the column generation's master also takes schedules
+in pieces (`colgen.column_generation(pieces=...)`); above it the rounds they add cost more
+than the bound gains (1,000-job re-plans of `benchmarks/replan_speed.py`: warm p50 6.7 s
+with them, measured beside a test run, and 10 % gaps where the budget ran out; 3.9 s
+without)."""
 COLGEN_SHARE = 0.55
 """Share of the budget column generation may use (it stops earlier once converged)."""
 PARTS_SHARE = 0.85
@@ -406,7 +412,8 @@ def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float
     left = budget.left
     tb = time.perf_counter()
     master = column_generation(p, plans.best()[2], time_limit_s=COLGEN_SHARE * left(),
-                               prices=prices, enough=plans.enough(mip_gap), pieces=True)
+                               prices=prices, enough=plans.enough(mip_gap),
+                               pieces=full_model_nnz(p) <= PIECES_MAX_NNZ)
     build_s = time.perf_counter() - tb
     if master.x is None:
         return master.bound, build_s, prices
