@@ -4,12 +4,14 @@ The restricted master holds the site columns, every class's unplaced slack and t
 columns found so far (first those of the greedy plan). Each round prices every
 (class, site, start) against the row duals with cumulative sums and adds the most negative
 ones. The Lagrangian bound z_RMP + Σ_c n_c · min(0, min reduced cost_c) is a valid lower
-bound of the full problem at every round; checkpointable classes are priced by a relaxation
-(their d cheapest slots, no resume overhead, plus any slot of negative price: extra resumes
-add run slots), so the bound stays valid for preemptive plans although the columns added
-for them are single runs. `lagrangian_bound` gives the same kind of bound at any prices
-(e.g. another instance's duals). `dive` then rounds the master's LP solution to an
-integral plan, pricing new columns as jobs are pushed out of theirs.
+bound of the full problem at every round; checkpointable classes are also priced by their
+cheapest schedule in pieces, overheads and lateness included (`_pieces_dp`; exact for
+overheads of up to one slot), so the bound stays valid for preemptive plans. With
+`pieces`, that schedule joins the master as a column while the bound is sought, and the
+bound reaches the full model's LP; those columns leave again before rounding, which works
+on single runs. `lagrangian_bound` gives the same kind of bound at any prices (e.g.
+another instance's duals). `dive` then rounds the master's LP solution to an integral
+plan, pricing new columns as jobs are pushed out of theirs.
 """
 
 from __future__ import annotations
@@ -245,7 +247,9 @@ def lagrangian_bound(p: Problem, prices: Prices) -> float:
     """A lower bound on the objective of every plan of `p` (preemptive runs included), valid
     for any `prices` with gpu ≤ 0: the capacity rows are relaxed into the objective, each
     class then takes its cheapest option (a start, or staying unplaced) and each site slot
-    its cheapest IT kW. Equals the LP bound at the LP's optimal duals."""
+    its cheapest IT kW. At the LP's optimal duals it equals the LP bound without
+    checkpointable jobs, and may pass it with them (their integral schedules in pieces cost
+    more than the LP's fractional resumes)."""
     classes = job_classes(p, np.arange(len(p.jobs)))
     pricer = _Pricer(p, classes)
     gpu = np.minimum(prices.gpu, 0.0)
