@@ -294,9 +294,10 @@ class Master:
     """The restricted master LP, kept in HiGHS, with the start columns generated so far."""
 
     def __init__(self, p: Problem, incumbent: Schedule, prices: Prices | None = None,
-                 per_class: int = 3) -> None:
+                 per_class: int = 3, pieces: bool = False) -> None:
         """Start from the incumbent's columns and, given `prices` (e.g. from a similar
-        instance), each class's `per_class` cheapest starts at those prices."""
+        instance), each class's `per_class` cheapest starts at those prices. With `pieces`,
+        pricing for the bound also adds schedules in pieces (`_add_pieces`)."""
         self.p = p
         self.classes = job_classes(p, np.arange(len(p.jobs)))
         self.pricer = _Pricer(p, self.classes)
@@ -324,8 +325,7 @@ class Master:
         self.lp_objective = np.inf
         self.bound = -np.inf
         """Best Lagrangian lower bound of the full LP (valid while no dive bounds are set)."""
-        self.pieces = False
-        """Whether pricing for the bound adds schedules in pieces (`_add_pieces`)."""
+        self.pieces = pieces
         self.piece_cols: list[int] = []
         """LP columns of schedules in pieces (bound phase only; see `_add_pieces`)."""
         self.piece_keys: set[tuple[int, int, bytes]] = set()
@@ -451,8 +451,7 @@ def column_generation(p: Problem, incumbent: Schedule, time_limit_s: float,
     the bound then reaches the full model's LP, where single runs alone can stay several
     per cent under it."""
     t0 = time.perf_counter()
-    master = Master(p, incumbent, prices)
-    master.pieces = pieces
+    master = Master(p, incumbent, prices, pieces=pieces)
     for _ in range(max_rounds):
         left = time_limit_s - (time.perf_counter() - t0)
         if left <= 0 or master.solve(left) is not SolveStatus.OPTIMAL:
