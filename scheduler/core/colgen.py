@@ -419,8 +419,8 @@ class Master:
             rows += [a0 + cls[i], *(l0 + site[i] * T + on), *(g0 + site[i] * T + on)]
             vals += [1.0, *np.full(on.size, -pr.kw[cls[i]]), *np.full(on.size, pr.g[cls[i]])]
             cols += [n] * (1 + 2 * on.size)
-        last = np.array([np.flatnonzero(slots[i]).max() for i in keep])
-        cost = pen * np.maximum(0, last + 1 - pr.ddl[cls[keep]])
+        # its points less what its slots cost at these prices: its lateness, as the DP has it
+        cost = points[keep] - np.where(slots[keep], q[keep], 0.0).sum(axis=1)
         A = sparse.csc_matrix((vals, (rows, cols)), shape=(self.session.num_rows, len(keep)))
         first = self.session.num_cols
         self.session.add_columns(cost, np.zeros(len(keep)), np.full(len(keep), np.inf), A)
