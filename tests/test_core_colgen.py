@@ -51,11 +51,28 @@ def test_column_generation_reaches_the_lp_bound_of_the_full_model(seed: int) -> 
 def test_the_dive_ends_integral_with_a_valid_plan_above_the_bound(seed: int) -> None:
     p = problem(40, seed)
     master = column_generation(p, greedy(p), time_limit_s=60, tol=1e-9)
-    x = dive(master, time_limit_s=60)
+    x = dive(master, time_limit_s=60, stuck_steps=10**6)
     assert x is not None
     starts = x[master.start_cols]
     assert np.allclose(starts, np.round(starts), atol=1e-6)
     sched = decode(p, master.model(), x)
+    assert violations(p, sched) == []
+    assert evaluate(p, sched).objective >= master.bound - 1e-6 * max(1.0, abs(master.bound))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_stuck_dive_hands_few_fractional_jobs_to_the_fill(seed: int) -> None:
+    """By default the dive stops after two steps in a row where no open column fits: what
+    is still fractional is left to the greedy fill, and the plan stays valid."""
+    p = problem(40, seed)
+    master = column_generation(p, greedy(p), time_limit_s=60, tol=1e-9)
+    value = master.x[master.start_cols]
+    open_at_start = int((np.abs(value - np.round(value)) > 1e-6).sum())
+    x = dive(master, time_limit_s=60)
+    assert x is not None
+    value = x[master.start_cols]
+    assert (np.abs(value - np.round(value)) > 1e-6).sum() <= max(1, open_at_start // 2)
+    sched = greedy(p, decode(p, master.model(), x))
     assert violations(p, sched) == []
     assert evaluate(p, sched).objective >= master.bound - 1e-6 * max(1.0, abs(master.bound))
 

@@ -462,9 +462,11 @@ def column_generation(p: Problem, incumbent: Schedule, time_limit_s: float,
     return master
 
 
-def _fitting(master: Master, lb: np.ndarray, pick: np.ndarray) -> np.ndarray:
-    """The columns of `pick` (in order) that fit, one job each, under the GPU and power caps
-    beside the jobs already fixed by `lb` — so rounding them up keeps the LP feasible."""
+def _fitting(master: Master, lb: np.ndarray, order: np.ndarray, most: int) -> np.ndarray:
+    """Up to `most` columns of `order`, taken in order, at most one per class and only for
+    classes with a job not yet fixed by `lb`, whose job fits under the GPU and power caps
+    beside the jobs fixed by `lb` and those taken before — so rounding them up keeps the LP
+    feasible. A class whose first column does not fit may take a later one."""
     p, pr = master.p, master.pricer
     c, s, k = master.opts
     on = np.flatnonzero(lb > 0)
@@ -472,59 +474,62 @@ def _fitting(master: Master, lb: np.ndarray, pick: np.ndarray) -> np.ndarray:
     gpus, it_kw = np.zeros(p.pue.shape), np.zeros(p.pue.shape)
     np.add.at(gpus, (s[on][col], slot), (lb[on] * pr.g[c[on]])[col])
     np.add.at(it_kw, (s[on][col], slot), (lb[on] * pr.kw[c[on]])[col])
-    fits = []
-    for i in pick:
+    fixed = np.bincount(c, weights=lb, minlength=len(master.classes))
+    done = fixed >= np.array([len(cl) for cl in master.classes]) - 1e-9
+    fits: list[int] = []
+    for i in order:
+        if len(fits) >= most:
+            break
         si, run = s[i], slice(k[i], k[i] + pr.d[c[i]])
-        if (gpus[si, run] + pr.g[c[i]] <= p.gpu_cap[si, run] + 1e-9).all() and (
-                it_kw[si, run] + pr.kw[c[i]] <= p.it_cap_kw[si, run] + 1e-9).all():
+        if not done[c[i]] and (gpus[si, run] + pr.g[c[i]] <= p.gpu_cap[si, run] + 1e-9).all() \
+                and (it_kw[si, run] + pr.kw[c[i]] <= p.it_cap_kw[si, run] + 1e-9).all():
             gpus[si, run] += pr.g[c[i]]
             it_kw[si, run] += pr.kw[c[i]]
-            fits.append(i)
+            done[c[i]] = True
+            fits.append(int(i))
     return np.array(fits, dtype=int)
 
 
-def dive(master: Master, time_limit_s: float, share: float = 0.2) -> np.ndarray | None:
+def dive(master: Master, time_limit_s: float, share: float = 0.2,
+         stuck_steps: int = 2) -> np.ndarray | None:
     """Round the master's LP solution to an integral one by diving (price-and-dive).
 
     Each step keeps the integral parts of the start counts as lower bounds and rounds up,
     largest fractional part first and at most one column per class, every column whose job
-    still fits under the caps beside the fixed ones; when none fits, the open columns are
-    rounded down, and new columns are priced in, so a job pushed out of its column finds
-    another start. (Pricing after every step as well took 2–4× the time on 1,000-job
-    instances for plans no better once filled and moved.) The unplaced slack keeps every
-    class feasible, so the dive ends with an integral solution, or None when the budget
-    runs out.
+    still fits under the caps beside the fixed ones (a class whose first column does not
+    fit takes a later one); when none fits, the open columns are rounded down, and new
+    columns are priced in, so a job pushed out of its column finds another start. (Pricing
+    after every step as well took 2–4× the time on 1,000-job instances for plans no better
+    once filled and moved.) After `stuck_steps` such steps in a row, or when the budget
+    ends, the last LP solution is returned as it is: its fractional parts are jobs for the
+    greedy fill (`decode` floors the counts). A class that fits only fractionally beside the
+    fixed jobs otherwise kept pricing new columns that did not fit either, for 20 s on a
+    1,100-job re-plan of `benchmarks/replan_speed.py`. None when there is no LP solution.
     """
     t0 = time.perf_counter()
 
     def left() -> float:
         return time_limit_s - (time.perf_counter() - t0)
 
-    count = np.array([len(cl) for cl in master.classes], dtype=float)
-    while master.x is not None and left() > 0:
-        cls = master.opts[0]
+    stuck = 0
+    while master.x is not None and left() > 0 and stuck < stuck_steps:
         value = master.x[master.start_cols]
         floor = np.floor(value + 1e-6)
         frac = value - floor
         open_ = np.flatnonzero(frac > 1e-6)
         if open_.size == 0:
-            return master.x
+            break
         lb, ub = np.maximum(master.lb, floor), master.ub.copy()
         order = open_[np.argsort(-frac[open_], kind="stable")]
-        _, first = np.unique(cls[order], return_index=True)  # one column per class
-        pick = order[np.sort(first)]
-        fixed = np.bincount(cls, weights=lb, minlength=len(count))
-        pick = pick[count[cls[pick]] - fixed[cls[pick]] >= 1]
-        pick = pick[np.argsort(-frac[pick], kind="stable")]
-        pick = _fitting(master, lb, pick)[:max(1, int(share * open_.size))]
+        pick = _fitting(master, lb, order, max(1, int(share * open_.size)))
+        stuck = 0 if pick.size else stuck + 1
         if pick.size:
             lb[pick] += 1
         else:
             ub[open_] = floor[open_]
         master.set_bounds(lb, ub)
         if master.solve(left()) is not SolveStatus.OPTIMAL:
-            return None
-        if not pick.size and master.price(1, tol=None) \
-                and master.solve(left()) is not SolveStatus.OPTIMAL:
-            return None
-    return None
+            break
+        if not pick.size and master.price(1, tol=None):
+            master.solve(left())
+    return master.x
