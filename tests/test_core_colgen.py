@@ -259,3 +259,18 @@ def test_schedules_in_pieces_in_the_master_bring_its_bound_up_to_the_lp() -> Non
     assert plan.source.startswith("milp:colgen")
     assert lp.objective - 1e-6 <= plan.bound <= plan.evaluation.objective + 1e-6
     assert plan.evaluation.objective <= 1.01 * plan.bound
+
+
+def test_the_previous_plan_stays_unless_only_the_new_one_is_within_the_gap() -> None:
+    """Objectives 100.6 (previous) and 100.0 (new), MIP gap 2 %: the previous plan is not
+    beaten by more than half the gap, so it stays while it is within the gap of the bound
+    (99) — but not when only the new plan is (bound 98.5: 2.1 % against 1.5 %)."""
+    p = problem(4, 0)
+    plans = solve_module._Plans(p, solve_module._Budget(1.0))
+    sched = greedy(p)
+    ev = evaluate(p, sched)
+    plans.previous = ("previous", (), sched, replace(ev, objective=100.6))
+    plans.found += [plans.previous, ("new", (), sched, replace(ev, objective=100.0))]
+    assert plans.chosen(99.0, 0.02)[0] == "previous"
+    assert plans.chosen(98.5, 0.02)[0] == "new"
+    assert plans.chosen(95.0, 0.02)[0] == "previous"  # neither within: no churn

@@ -5,7 +5,7 @@ columns found so far (first those of the greedy plan). Each round prices every
 (class, site, start) against the row duals with cumulative sums and adds the most negative
 ones. The Lagrangian bound z_RMP + Σ_c n_c · min(0, min reduced cost_c) is a valid lower
 bound of the full problem at every round; checkpointable classes are also priced by their
-cheapest schedule in pieces, overheads and lateness included (`_pieces_dp`; exact for
+cheapest schedule in pieces, overheads and lateness included (`pieces_dp`; exact for
 overheads of up to one slot), so the bound stays valid for preemptive plans. With
 `pieces`, that schedule joins the master as a column while the bound is sought, and the
 bound reaches the full model's LP; those columns leave again before rounding, which works
@@ -27,6 +27,7 @@ from scheduler.core.milp_fast import FastModel, build_fast, class_of, job_classe
 from scheduler.core.problem import Problem
 from scheduler.core.schedule import Schedule
 from scheduler.core.solver import LpSession, MatrixModel, SolveStatus, run_highs
+from scheduler.core.split_runs import cheapest_pieces, pieces_dp
 
 CHUNK = 2048  # classes priced at once (bounds memory to CHUNK × S × T floats)
 
@@ -129,7 +130,7 @@ class _Pricer:
 def preemptive_costs(q: np.ndarray, d: np.ndarray, resume: np.ndarray, cont: np.ndarray,
                      ddl: np.ndarray, o: int, pen: float) -> np.ndarray:
     """(J, S) lower bound on the points of job j's cheapest schedule in pieces at site s, at
-    slot prices `q` (J, S, T; inf where it may not run): `_pieces_dp` with `d` slots of work
+    slot prices `q` (J, S, T; inf where it may not run): `pieces_dp` with `d` slots of work
     (plus `resume` restart slots away from its `cont` site). With `o` ≤ 1 that is exact at
     any prices; with longer overheads a piece may also end inside its overhead and negative
     prices count everywhere, so the value never exceeds the optimum, and equals it on
@@ -137,86 +138,12 @@ def preemptive_costs(q: np.ndarray, d: np.ndarray, resume: np.ndarray, cont: np.
     """
     J, S, T = q.shape
     need = d[:, None] + np.where(np.arange(S)[None, :] == cont[:, None], 0, resume[:, None])
-    points, _ = _pieces_dp(q.reshape(J * S, T), need.ravel(), np.repeat(ddl, S), o, pen,
+    points, _ = pieces_dp(q.reshape(J * S, T), need.ravel(), np.repeat(ddl, S), o, pen,
                            keep=False)
     best = points.reshape(J, S)
     if o <= 1:
         return best
     return best + np.minimum(np.where(np.isfinite(q), q, 0.0), 0.0).sum(axis=2)
-
-
-def cheapest_pieces(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """(points, run slots (J, T)): per row j the schedule `_pieces_dp` finds, read back from
-    its choices — a column of the master. No slots where no schedule exists (points inf)."""
-    J, T = q.shape
-    points, (last, end_from, run_from, idle_from) = _pieces_dp(q, need, ddl, o, pen, keep=True)
-    slots = np.zeros((J, T), dtype=bool)
-    for j in np.flatnonzero(np.isfinite(points)):
-        how = int(end_from[last[j], j])
-        state, k, m = ("run", int(need[j]), 0) if how == 0 else ("ovh", int(need[j]), how - 1)
-        for t in range(int(last[j]), -1, -1):
-            if state == "run":
-                slots[j, t] = True
-                how = int(run_from[t, j, k])
-                if how == 3:  # the first piece starts here
-                    break
-                state, k, m = ("run", k - 1, 0) if how == 0 else \
-                    ("ovh", k - 1, 0) if how == 1 else ("idle", k - 1, 0)
-            elif state == "ovh":
-                slots[j, t] = True
-                state, m = ("idle", 0) if m == o - 1 else ("ovh", m + 1)
-            else:
-                how = int(idle_from[t, j, k])
-                state, m = ("idle", 0) if how == 0 else ("run", 0) if how == 1 \
-                    else ("ovh", how - 2)
-    return points, slots
-
-
-def _pieces_dp(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float,
-               keep: bool) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """Cheapest schedule in pieces per row j, by dynamic programming over slots: `need[j]`
-    slots of work at slot prices `q` (J, T; inf where it may not run); the first piece
-    starts with work, every later one with `o` slots of overhead; a piece of overhead alone
-    may come between the others or after them (negative prices can pay for it); lateness `pen` per
-    slot its last run slot ends after `ddl[j]`. With `o` ≤ 1 this is every plan, so the
-    points are exact; with longer overheads a plan with a piece shorter than its overhead
-    is left out. Returns (points, and with `keep` the choices `cheapest_pieces` reads the
-    schedule back from: last slot, end, run and pause choices per slot)."""
-    J, T = q.shape
-    K, rows, om = int(need.max()) + 1, np.arange(J), max(o, 1)
-    never = np.full((J, K), np.inf)
-    first = np.where(np.arange(K) == 0, 0.0, np.inf) * np.ones((J, 1))  # not started yet
-    idle = never.copy()  # paused after a piece, by work done
-    run = never.copy()  # ran this slot, doing work
-    ovh = np.full((J, K, om), np.inf)  # ran this slot as overhead, m slots left
-    end_cost = np.full((T, J), np.inf)
-    if keep:
-        run_from = np.zeros((T, J, K), dtype=np.int8)  # from k − 1: run, overhead, pause, start
-        idle_from = np.zeros((T, J, K), dtype=np.int8)  # pause, run, 2 + m overhead m
-        end_from = np.zeros((T, J), dtype=np.int8)  # run, 1 + m overhead m
-    for t in range(T):
-        qt = q[:, t, None]
-        came = (run, ovh[..., 0] if o > 0 else never, idle if o == 0 else never, first)
-        new_run = np.full_like(run, np.inf)
-        new_run[:, 1:] = np.minimum.reduce(came)[:, :-1] + qt
-        new_ovh = np.full_like(ovh, np.inf)
-        if o > 0:
-            new_ovh[..., o - 1] = idle + qt  # a resume: overhead first
-            new_ovh[..., :-1] = np.minimum(new_ovh[..., :-1], ovh[..., 1:] + qt[..., None])
-        stay = (idle, run, *np.moveaxis(ovh, 2, 0))
-        if keep:
-            run_from[t, :, 1:] = np.argmin(np.stack(came), axis=0)[:, :-1]
-            idle_from[t] = np.argmin(np.stack(stay), axis=0)
-        idle = np.minimum.reduce(stay)
-        run, ovh = new_run, new_ovh
-        at_end = np.column_stack([run[rows, need], ovh[rows, need]])
-        end_cost[t] = at_end.min(axis=1) + pen * np.maximum(0, t + 1 - ddl)
-        if keep:
-            end_from[t] = at_end.argmin(axis=1)
-    last = end_cost.argmin(axis=0)
-    points = end_cost[last, rows]
-    return points, ((last, end_from, run_from, idle_from) if keep else ())
 
 
 @dataclass(frozen=True)

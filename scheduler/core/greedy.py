@@ -15,7 +15,7 @@ import numpy as np
 
 from scheduler.core.problem import NOT_FIXED, Problem
 from scheduler.core.schedule import Schedule, site_loads
-from scheduler.core.split_runs import best_split_run
+from scheduler.core.split_runs import cheapest_pieces, pieces_dp
 
 
 class SiteLoads:
@@ -36,13 +36,19 @@ class SiteLoads:
         """IT kW the jobs may draw (the battery's charge takes room, discharge gives it)."""
         self.points = functools.partial(problem.site_points, net_kw=net)
 
+    def marginal(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """(S, T) points job j adds in each site slot beside the loads, and where it does
+        not fit (GPUs or power)."""
+        p = self.p
+        kw, g = p.it_kw[j], p.gpus[j]
+        points = self.points(self.it_kw + kw) - self.points(self.it_kw)
+        return points, (self.gpus + g > p.gpu_cap) | (self.it_kw + kw > self.it_cap_kw + 1e-9)
+
     def options(self, j: int) -> tuple[np.ndarray, np.ndarray]:
         """(S, K) points and feasibility of starting job j at slot k on site s (K = T−D+1)."""
         p = self.p
         d = int(p.dur_slots[j])
-        kw, g = p.it_kw[j], p.gpus[j]
-        marginal = self.points(self.it_kw + kw) - self.points(self.it_kw)
-        bad = ((self.gpus + g > p.gpu_cap) | (self.it_kw + kw > self.it_cap_kw + 1e-9))
+        marginal, bad = self.marginal(j)
         zero_col = np.zeros((marginal.shape[0], 1))
         csum = np.concatenate([zero_col, np.cumsum(marginal, axis=1)], axis=1)
         cbad = np.concatenate([zero_col, np.cumsum(bad, axis=1)], axis=1)
@@ -59,23 +65,29 @@ class SiteLoads:
         window_points = window_points + p.lateness_points(np.arange(K) + d, j)[None, :]
         return window_points, ok
 
-    def best_split(self, j: int) -> tuple[float, int, np.ndarray] | None:
+    def best_split(self, j: int, below: float = np.inf) -> tuple[float, int, np.ndarray] | None:
         """(points, site, run slots) of checkpointable job j's cheapest run in pieces
-        (`split_runs`) beside the loads, or None when none fits."""
+        (`split_runs`) beside the loads, or None when none fits (or, given `below`, none
+        can cost less: its work in the cheapest slots of a site is not below it)."""
         p = self.p
-        kw, g = p.it_kw[j], p.gpus[j]
-        marginal = self.points(self.it_kw + kw) - self.points(self.it_kw)
-        bad = (self.gpus + g > p.gpu_cap) | (self.it_kw + kw > self.it_cap_kw + 1e-9)
+        d = int(p.dur_slots[j])
+        if d > p.n_slots:
+            return None
+        marginal, bad = self.marginal(j)
         cost = np.where(bad, np.inf, marginal)
         cost[:, : int(p.release_slot[j])] = np.inf
-        late = p.policy.lateness_penalty_per_h * p.slot_h
-        best: tuple[float, int, np.ndarray] | None = None
-        for s in np.flatnonzero(p.allowed[j]):
-            run = best_split_run(cost[s], int(p.dur_slots[j]), p.overhead_slots,
-                                 int(p.deadline_slot[j]), late)
-            if run is not None and (best is None or run[0] < best[0]):
-                best = (run[0], int(s), run[1])
-        return best
+        cheapest = np.partition(cost, d - 1, axis=1)[:, :d].sum(axis=1)
+        sites = np.flatnonzero(p.allowed[j] & (cheapest < below))
+        if sites.size == 0:
+            return None
+        need, ddl = np.full(sites.size, d), np.full(sites.size, p.deadline_slot[j])
+        late, o = p.policy.lateness_penalty_per_h * p.slot_h, p.overhead_slots
+        points, _ = pieces_dp(cost[sites], need, ddl, o, late, keep=False)
+        i = int(points.argmin())
+        if not points[i] < below:
+            return None
+        _, slots = cheapest_pieces(cost[sites[i:i + 1]], need[:1], ddl[:1], o, late)
+        return float(points[i]), int(sites[i]), np.flatnonzero(slots[0])
 
     def fits(self, j: int, s: int, slots: np.ndarray | slice) -> bool:
         """Job j on site s in `slots` stays within the GPU and power caps beside the loads."""

@@ -1,10 +1,13 @@
 """Local search: move single jobs to their cheapest feasible (site, start) until none gains.
 
 Rounding an LP solution and filling the rest greedily leaves jobs that would be cheaper
-elsewhere once the others have settled. Each sweep takes every job that runs as one piece
-(in a seeded random order) off the loads, and puts it back at its lowest-objective
-feasible start — its own start unless another is strictly cheaper. Every move lowers the
-objective by exactly its gain, so the plan never gets worse and stays feasible.
+elsewhere once the others have settled. Each sweep takes every free job that runs as one
+piece (and, when asked, every free checkpointable job) in a seeded random order off the
+loads, and puts it back at its lowest-objective feasible run — a single run, or for a
+checkpointable job its cheapest run in pieces (`split_runs`) — its own unless another is
+strictly cheaper.
+Every move lowers the objective by exactly its gain, so the plan never gets worse and stays
+feasible.
 """
 
 from __future__ import annotations
@@ -21,16 +24,21 @@ MIN_GAIN = 1e-7
 """Objective points a move must save (guards against cycling on float ties)."""
 
 
-def relocate(p: Problem, sched: Schedule, time_limit_s: float, seed: int = 0) -> Schedule:
+def relocate(p: Problem, sched: Schedule, time_limit_s: float, seed: int = 0,
+             pieces: bool = False) -> Schedule:
     """`sched` improved by single-job moves within `time_limit_s` seconds (a new Schedule,
-    or `sched` itself when no move gains)."""
+    or `sched` itself when no move gains). With `pieces`, a free checkpointable job may
+    also move to its cheapest run in pieces (`SiteLoads.best_split`), or from pieces back
+    to one run (its dynamic program costs milliseconds per job and move)."""
     t0 = time.perf_counter()
     out = sched.copy()
     loads = SiteLoads(p, out)
     end = out.end_slot()
-    one_piece = (out.site >= 0) & (out.run.sum(axis=1) == end - out.run.argmax(axis=1))
+    runs = out.run.sum(axis=1)
+    one_piece = (out.site >= 0) & (runs == end - out.run.argmax(axis=1))
     free = p.bound_site == NOT_FIXED
-    movable = np.flatnonzero(one_piece & free & (out.run.sum(axis=1) == p.dur_slots))
+    movable = np.flatnonzero(free & (out.site >= 0) & (
+        (one_piece & (runs == p.dur_slots)) | (p.checkpointable & pieces)))
     rng = np.random.default_rng(seed)
     moved_any = False
     while time.perf_counter() - t0 < time_limit_s:
@@ -39,17 +47,24 @@ def relocate(p: Problem, sched: Schedule, time_limit_s: float, seed: int = 0) ->
             if time.perf_counter() - t0 >= time_limit_s:
                 break
             j, s0, d = int(j), int(out.site[j]), int(p.dur_slots[j])
-            k0 = int(end[j]) - d
-            loads.add(j, s0, slice(k0, k0 + d), sign=-1.0)
+            slots0 = np.flatnonzero(out.run[j])
+            loads.add(j, s0, slots0, sign=-1.0)
+            marginal, _ = loads.marginal(j)
+            here = float(marginal[s0, slots0].sum()
+                         + p.lateness_points(np.array([slots0[-1] + 1]), j)[0])
             pts, ok = loads.options(j)
             masked = np.where(ok, pts, np.inf)
             s, k = np.unravel_index(np.argmin(masked), masked.shape)
-            if masked[s, k] < pts[s0, k0] - MIN_GAIN:
-                s0, k0 = int(s), int(k)
-                out.place(j, s0, slice(k0, k0 + d))
-                end[j] = k0 + d
+            best, site, slots = masked[s, k], int(s), np.arange(k, k + d)
+            if pieces and p.checkpointable[j]:
+                split = loads.best_split(j, below=min(best, here - MIN_GAIN))
+                if split is not None and split[0] < best:
+                    best, site, slots = split
+            if best < here - MIN_GAIN:
+                s0, slots0 = site, slots
+                out.place(j, s0, slots0)
                 moved += 1
-            loads.add(j, s0, slice(k0, k0 + d))
+            loads.add(j, s0, slots0)
         moved_any |= moved > 0
         if moved == 0:
             break

@@ -3,10 +3,10 @@
 Each `replan(now, jobs, forecasts, limits)` builds the problem from the live state (running
 jobs and their work done, power limits in time windows, near-term decisions kept from the
 last plan, the batteries' state of charge the last plan gives at now), starts from the last
-plan, and returns the next plan. Decisions are stable:
-the last plan wins ties and is replaced only by a plan that is better by more than half
-the MIP gap, and interchangeable jobs keep their own starts, so a re-plan with nothing
-changed returns the same plan.
+plan, and returns the next plan. Decisions are stable: the last plan wins ties and is
+replaced only by a plan that is better by more than half the MIP gap (or that is proven
+within the gap where the last plan is not), and interchangeable jobs keep their own starts,
+so a re-plan with nothing changed returns the same plan.
 """
 
 from __future__ import annotations

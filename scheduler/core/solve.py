@@ -9,7 +9,9 @@ generation (from the last plan's prices, `prices`, when re-planning) and a plan 
 price-and-dive instead (`colgen`); above about 1,500 jobs the jobs are split into parts
 whose LPs are solved apart and added up, and the jobs they leave over get one more LP in
 the room left (`decompose`). Every plan found also gets a late-job repair (`repair`), and
-the best one single-job moves (`local_search`; on the column path each rounded plan too).
+the best one single-job moves (`local_search`; on the column path each rounded plan too);
+on the large paths, when no plan is within the gap yet, a last round of moves may also split
+free checkpointable jobs into pieces (step `split`).
 The best plan found is returned with the best bound, so the gap is honest; the gap of a
 residual problem is relative to the whole plan's objective. On instances the full model solves,
 the greedy fills may also split checkpointable jobs into pieces (`split_runs`), as the
@@ -83,7 +85,8 @@ PREVIOUS = "milp:previous"
 """Source label of the previous plan kept in a re-plan."""
 STABILITY_GAP = 0.5
 """The previous plan is kept unless a new one is better by more than this share of the MIP
-gap (relative): re-plans do not churn over differences the solver does not resolve."""
+gap (relative): re-plans do not churn over differences the solver does not resolve. (Not
+when the new plan is within the gap and the previous one is not: the gap is the promise.)"""
 FULL_MODEL_MAX_NNZ = 100_000
 """Above this estimated matrix size the LP bound comes from column generation. (At
 500,000, 40 jobs, half of them checkpointable, on 4 sites × 96 slots — 180,000 — went to
@@ -184,6 +187,19 @@ class _Plans:
     def best(self) -> tuple[str, tuple[str, ...], Schedule, Evaluation]:
         """(source, steps, schedule, evaluation) of the lowest objective."""
         return min(self.found, key=lambda item: item[3].objective)
+
+    def chosen(self, bound: float, mip_gap: float
+               ) -> tuple[str, tuple[str, ...], Schedule, Evaluation]:
+        """The plan to return: the best, or the previous plan where the best is not worth
+        the churn (`STABILITY_GAP`) — unless only the best is proven within `mip_gap`."""
+        best, previous = self.best(), self.previous
+        objective = best[3].objective
+        if previous is not None and previous[3].objective <= objective \
+                + STABILITY_GAP * mip_gap * self.whole(objective) \
+                and (self.gap(bound, previous[3].objective) <= mip_gap
+                     or self.gap(bound, objective) > mip_gap):
+            return previous
+        return best
 
     def gap(self, bound: float, objective: float | None = None) -> float:
         """The whole plan's gap: of the best plan (or `objective`) to `bound`."""
@@ -343,6 +359,9 @@ def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: 
             bound, build_s, prices = _solve_by_parts(p, plans, budget, mip_gap)
         else:
             bound, build_s, prices = _solve_by_columns(p, plans, budget, mip_gap, prices)
+        if plans.gap(bound) > mip_gap and (p.checkpointable & (p.bound_site == NOT_FIXED)).any():
+            # the large paths plan single runs; checkpointable jobs may then split
+            _relocate_best(p, plans, left() - budget.keep_back(DECODE_RESERVE_S), pieces=True)
     else:
         prices = None
         tb = time.perf_counter()
@@ -356,10 +375,7 @@ def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: 
             mip_status, mip_bound = _mip_stage(p, fm, plans, left(), mip_gap, "milp")
             bound = max(bound, mip_bound)
             status = mip_status if mip_status is SolveStatus.OPTIMAL else status
-    source, steps, best, ev = plans.best()
-    if plans.previous is not None and plans.previous[3].objective <= ev.objective \
-            + STABILITY_GAP * mip_gap * plans.whole(ev.objective):
-        source, steps, best, ev = plans.previous  # the new plan is not worth the churn
+    source, steps, best, ev = plans.chosen(bound, mip_gap)
     if plans.gap(bound, ev.objective) <= mip_gap:
         status = SolveStatus.OPTIMAL
     elif status is SolveStatus.OPTIMAL:
@@ -368,12 +384,14 @@ def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: 
                    time.perf_counter() - t0 - build_s, prices)
 
 
-def _relocate_best(p: Problem, plans: _Plans, time_limit_s: float, since: int = 0) -> None:
+def _relocate_best(p: Problem, plans: _Plans, time_limit_s: float, since: int = 0,
+                   pieces: bool = False) -> None:
     """Improve the best plan so far (of those found from index `since` on) by single-job
-    moves (`local_search.relocate`)."""
+    moves (`local_search.relocate`; with `pieces`, into and out of runs in pieces too)."""
     source, steps, best, _ = min(plans.found[since:], key=lambda item: item[3].objective)
     if time_limit_s > 0:
-        plans.add(source, relocate(p, best, time_limit_s), (*steps, "relocate"))
+        plans.add(source, relocate(p, best, time_limit_s, pieces=pieces),
+                  (*steps, "split" if pieces else "relocate"))
 
 
 def _add_relocated(p: Problem, plans: _Plans, source: str, sched: Schedule,

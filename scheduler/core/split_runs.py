@@ -1,57 +1,94 @@
-"""The cheapest run of a checkpointable job on one site, in up to `MAX_PIECES` pieces, by
-dynamic programming over the slots.
-
-A run in m pieces occupies work + overhead × (m − 1) slots (each resume pays the restart
-overhead, as the MILP counts it). Each slot the job runs in costs `cost[t]` (inf where it
-does not fit or before its release); finishing in slot t adds `late_per_slot × max(0,
-t + 1 − deadline)`. Heuristics use it to split checkpointable jobs across cheap windows
-(e.g. the noon curtailment of two days), as the full model may.
+"""The cheapest schedule of a checkpointable job in pieces, by dynamic programming over the
+slots: `need` slots of work at slot prices (points per slot, inf where it may not run),
+the first piece starting with work and every later one paying the restart overhead
+first, as the MILP counts it; lateness by where the last run slot ends. Heuristics use it
+to split checkpointable jobs across cheap windows (e.g. the noon curtailment of two days)
+and single-job moves to re-split them (`greedy.SiteLoads.best_split`); column generation
+prices its bound with it and adds its schedules to the master (`colgen`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-MAX_PIECES = 4
-"""Pieces a run may have (three resumes): more rarely pay their overhead back."""
+
+def cheapest_pieces(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(points, run slots (J, T)): per row j the schedule `pieces_dp` finds, read back from
+    its choices — a column of the master. No slots where no schedule exists (points inf)."""
+    J, T = q.shape
+    points, (last, end_from, run_from, idle_from) = pieces_dp(q, need, ddl, o, pen, keep=True)
+    slots = np.zeros((J, T), dtype=bool)
+    for j in np.flatnonzero(np.isfinite(points)):
+        how = int(end_from[last[j], j])
+        state, k, m = ("run", int(need[j]), 0) if how == 0 else ("ovh", int(need[j]), how - 1)
+        for t in range(int(last[j]), -1, -1):
+            if state == "run":
+                slots[j, t] = True
+                how = int(run_from[t, j, k])
+                if how == 3:  # the first piece starts here
+                    break
+                state, k, m = ("run", k - 1, 0) if how == 0 else \
+                    ("ovh", k - 1, 0) if how == 1 else ("idle", k - 1, 0)
+            elif state == "ovh":
+                slots[j, t] = True
+                state, m = ("idle", 0) if m == o - 1 else ("ovh", m + 1)
+            else:
+                how = int(idle_from[t, j, k])
+                state, m = ("idle", 0) if how == 0 else ("run", 0) if how == 1 \
+                    else ("ovh", how - 2)
+    return points, slots
 
 
-def best_split_run(cost: np.ndarray, work: int, overhead: int, deadline: int,
-                   late_per_slot: float) -> tuple[float, np.ndarray] | None:
-    """(points, run slots) of the cheapest run, or None when none fits."""
-    T, M = len(cost), MAX_PIECES
-    n_max = work + overhead * (M - 1)
-    need = work + overhead * np.arange(M + 1) - overhead  # slots a run of m pieces takes
-    # on[m, n] / off[m, n]: least cost after slot t with m pieces begun and n slots run,
-    # running in slot t (on) or not (off); off[0, 0] = 0 is "not started"
-    on = np.full((M + 1, n_max + 1), np.inf)
-    off = np.full_like(on, np.inf)
-    off[0, 0] = 0.0
-    from_new_piece = np.zeros((T, M + 1, n_max + 1), dtype=bool)
-    from_on = np.zeros_like(from_new_piece)
-    best, best_at = np.inf, (-1, 0)
+def pieces_dp(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float,
+               keep: bool) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Cheapest schedule in pieces per row j, by dynamic programming over slots: `need[j]`
+    slots of work at slot prices `q` (J, T; inf where it may not run); the first piece
+    starts with work, every later one with `o` slots of overhead; a piece of overhead alone
+    may come between the others or after them (negative prices can pay for it); lateness `pen` per
+    slot its last run slot ends after `ddl[j]`. With `o` ≤ 1 this is every plan, so the
+    points are exact; with longer overheads a plan with a piece shorter than its overhead
+    is left out. Returns (points, and with `keep` the choices `cheapest_pieces` reads the
+    schedule back from: last slot, end, run and pause choices per slot)."""
+    J, T = q.shape
+    K, rows, om = int(need.max()) + 1, np.arange(J), max(o, 1)
+    never = np.full((J, K), np.inf)
+    first = np.where(np.arange(K) == 0, 0.0, np.inf) * np.ones((J, 1))  # not started yet
+    idle = never.copy()  # paused after a piece, by work done
+    run = never.copy()  # ran this slot, doing work
+    ovh = np.full((J, K, om), np.inf)  # ran this slot as overhead, m slots left
+    end_cost = np.full((T, J), np.inf)
+    if keep:
+        run_from = np.zeros((T, J, K), dtype=np.int8)  # from k − 1: run, overhead, pause, start
+        idle_from = np.zeros((T, J, K), dtype=np.int8)  # pause, run, 2 + m overhead m
+        end_from = np.zeros((T, J), dtype=np.int8)  # run, 1 + m overhead m
+    lateness = pen * np.maximum(0, np.arange(1, T + 1)[:, None] - ddl[None, :])  # (T, J)
     for t in range(T):
-        go_on, go_new = on[:, :-1], np.vstack([np.full(n_max, np.inf), off[:-1, :-1]])
-        new_on = np.full_like(on, np.inf)
-        new_on[:, 1:] = np.minimum(go_on, go_new) + cost[t]
-        from_new_piece[t, :, 1:] = go_new < go_on
-        new_off = np.minimum(off, on)
-        from_on[t] = on < off
-        on, off = new_on, new_off
-        for m in range(1, M + 1):
-            if need[m] <= n_max:
-                points = on[m, need[m]] + late_per_slot * max(0, t + 1 - deadline)
-                if points < best:
-                    best, best_at = points, (t, m)
-    if not np.isfinite(best):
-        return None
-    (t, m), n, running, slots = best_at, need[best_at[1]], True, []
-    while m > 0:
-        if running:
-            slots.append(t)
-            running = not from_new_piece[t, m, n]
-            m, n = (m, n - 1) if running else (m - 1, n - 1)
+        qt = q[:, t, None]
+        # the best way into a work slot (from k − 1 slots done), and into a pause
+        if keep:
+            came = np.stack((run, ovh[..., 0] if o > 0 else never, idle if o == 0 else never,
+                             first))
+            run_from[t, :, 1:] = came.argmin(axis=0)[:, :-1]
+            stay = np.concatenate((idle[None], run[None], np.moveaxis(ovh, 2, 0)))
+            idle_from[t] = stay.argmin(axis=0)
+            into_run, into_idle = came.min(axis=0), stay.min(axis=0)
         else:
-            running = bool(from_on[t, m, n])
-        t -= 1
-    return float(best), np.array(slots[::-1], dtype=int)
+            into_run = np.minimum(np.minimum(run, first), ovh[..., 0] if o > 0 else idle)
+            into_idle = np.minimum(np.minimum(idle, run), ovh.min(axis=2))
+        new_run = np.empty_like(run)
+        new_run[:, 0] = np.inf
+        np.add(into_run[:, :-1], qt, out=new_run[:, 1:])
+        if o > 0:  # overhead counts down; a resume starts it at o − 1
+            new_ovh = np.empty_like(ovh)
+            new_ovh[..., :-1] = ovh[..., 1:] + qt[..., None]
+            new_ovh[..., -1] = idle + qt
+            ovh = new_ovh
+        idle, run = into_idle, new_run
+        at_end = np.column_stack([run[rows, need], ovh[rows, need]])
+        end_cost[t] = at_end.min(axis=1) + lateness[t]
+        if keep:
+            end_from[t] = at_end.argmin(axis=1)
+    last = end_cost.argmin(axis=0)
+    points = end_cost[last, rows]
+    return points, ((last, end_from, run_from, idle_from) if keep else ())
