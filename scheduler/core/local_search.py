@@ -49,10 +49,13 @@ def relocate(p: Problem, sched: Schedule, time_limit_s: float, seed: int = 0,
             j, s0, d = int(j), int(out.site[j]), int(p.dur_slots[j])
             slots0 = np.flatnonzero(out.run[j])
             loads.add(j, s0, slots0, sign=-1.0)
-            marginal, _ = loads.marginal(j)
-            here = float(marginal[s0, slots0].sum()
-                         + p.lateness_points(np.array([slots0[-1] + 1]), j)[0])
             pts, ok = loads.options(j)
+            if slots0.size == d and slots0[-1] - slots0[0] == d - 1:  # one run
+                here = float(pts[s0, slots0[0]])
+            else:  # in pieces
+                marginal, _ = loads.marginal(j)
+                here = float(marginal[s0, slots0].sum()
+                             + p.lateness_points(np.array([slots0[-1] + 1]), j)[0])
             masked = np.where(ok, pts, np.inf)
             s, k = np.unravel_index(np.argmin(masked), masked.shape)
             best, site, slots = masked[s, k], int(s), np.arange(k, k + d)

@@ -207,16 +207,24 @@ class Problem:
             **sliced, **others)  # type: ignore[arg-type]
 
     def cost_per_kwh(self) -> np.ndarray:
-        """(S, T) objective points per facility kWh before the zero-carbon credit."""
-        p = self.policy
-        return (p.carbon_weight_per_kg * self.objective_gco2_per_kwh / 1000.0
-                + p.cost_weight_per_jpy * self.price_jpy_per_kwh)
+        """(S, T) objective points per facility kWh before the zero-carbon credit (computed
+        once; read-only)."""
+        return self._per_kwh[0]
 
     def credit_per_zero_kwh(self) -> np.ndarray:
-        """(S, T) objective points saved per facility kWh counted zero-carbon."""
+        """(S, T) objective points saved per facility kWh counted zero-carbon (computed
+        once; read-only)."""
+        return self._per_kwh[1]
+
+    @functools.cached_property
+    def _per_kwh(self) -> tuple[np.ndarray, np.ndarray]:
         p = self.policy
-        return p.carbon_weight_per_kg * self.objective_gco2_per_kwh / 1000.0 \
-            + p.curtailment_reward_per_kwh
+        carbon = p.carbon_weight_per_kg * self.objective_gco2_per_kwh / 1000.0
+        cost = carbon + p.cost_weight_per_jpy * self.price_jpy_per_kwh
+        credit = carbon + p.curtailment_reward_per_kwh
+        for a in (cost, credit):
+            a.setflags(write=False)
+        return cost, credit
 
     def lateness_points(self, end_slot: np.ndarray, j: int | np.ndarray) -> np.ndarray:
         """Points for finishing at `end_slot` (exclusive) given the job's deadline slot."""
