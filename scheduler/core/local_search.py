@@ -5,9 +5,8 @@ elsewhere once the others have settled. Each sweep takes every free job that run
 piece (and, when asked, every free checkpointable job) in a seeded random order off the
 loads, and puts it back at its lowest-objective feasible run — a single run, or for a
 checkpointable job its cheapest run in pieces (`split_runs`) — its own unless another is
-strictly cheaper.
-Every move lowers the objective by exactly its gain, so the plan never gets worse and stays
-feasible.
+strictly cheaper. Every move lowers the objective by exactly its gain, so the plan never
+gets worse and stays feasible.
 """
 
 from __future__ import annotations
