@@ -20,10 +20,10 @@ from scheduler.core.colgen import (
     dive,
     preemptive_costs,
 )
-from scheduler.core.greedy import greedy
+from scheduler.core.greedy import asap, greedy
 from scheduler.core.milp_fast import build_fast, decode
 from scheduler.core.problem import Problem, build_problem
-from scheduler.core.schedule import evaluate, violations
+from scheduler.core.schedule import Schedule, evaluate, violations
 from scheduler.core.solve import Method, solve
 from scheduler.core.solver import SolveStatus, run_highs
 from simulations.instances import random_instance
@@ -274,3 +274,27 @@ def test_the_previous_plan_stays_unless_only_the_new_one_is_within_the_gap() -> 
     assert plans.chosen(99.0, 0.02)[0] == "previous"
     assert plans.chosen(98.5, 0.02)[0] == "new"
     assert plans.chosen(95.0, 0.02)[0] == "previous"  # neither within: no churn
+
+
+def test_a_new_plan_takes_back_previous_runs_for_what_its_gap_leaves() -> None:
+    """Re-planning, the chosen new plan moves jobs back to their runs in the previous plan
+    (fewer changed decisions) for at most half the MIP gap, and stays within the gap."""
+    p = problem(12, 0)
+    plans = solve_module._Plans(p, solve_module._Budget(5.0))
+    plans.add_previous(asap(p))
+    plans.add("milp:greedy", greedy(p))
+    choice = plans.best()
+    objective = choice[3].objective
+    bound = objective - 0.002 * plans.whole(objective)
+    out = solve_module._closer_to_previous(p, plans, choice, bound, 0.01)
+    before = plans.previous[2]
+
+    def changed(sched: Schedule) -> int:
+        return int(((sched.site != before.site)
+                    | (sched.start_slot() != before.start_slot())).sum())
+
+    assert out[1][-1:] == ("restore",)
+    assert changed(out[2]) < changed(choice[2])
+    assert out[3].objective <= objective + 0.005 * plans.whole(objective) + 1e-9
+    assert plans.gap(bound, out[3].objective) <= 0.01
+    assert violations(p, out[2]) == []

@@ -7,7 +7,7 @@ import pytest
 
 from policies.policy import load_policy
 from scheduler.core.greedy import greedy
-from scheduler.core.local_search import relocate
+from scheduler.core.local_search import relocate, restore
 from scheduler.core.problem import build_problem
 from scheduler.core.schedule import Schedule, evaluate, violations
 from simulations.instances import random_instance
@@ -40,3 +40,27 @@ def test_moves_keep_plans_valid_and_never_worse(seed: int) -> None:
     assert violations(p, out) == []
     assert evaluate(p, out).objective <= evaluate(p, start).objective + 1e-9
     assert np.array_equal(out.site >= 0, start.site >= 0)
+
+
+def test_restore_moves_a_job_back_to_its_previous_run_only_within_the_allowance() -> None:
+    """Slot 1 is dirtier than slot 0 by a little: the job goes back to its previous run
+    (slot 1) when the allowance covers the difference, and stays when it does not or when
+    another job took the slot."""
+    fcs = {"tokyo": forecast("tokyo", [400, 401, 900])}
+    sites = [site("shiroi", "tokyo", gpus=4, home=True)]
+    jobs = [job("a", gpus=4, dur_slots=1, release=0, deadline=3),
+            job("b", gpus=4, dur_slots=1, release=0, deadline=3)]
+    p = build_problem(sites, jobs, fcs, load_policy("min-carbon"))
+    now, before = Schedule.empty(p), Schedule.empty(p)
+    now.place(0, 0, slice(0, 1))
+    before.place(0, 0, slice(1, 2))
+    extra = evaluate(p, before).objective - evaluate(p, now).objective
+    assert extra > 0
+    back = restore(p, now, before, allowance=1.01 * extra)
+    assert back.segments(0) == [(1, 2)] and not violations(p, back)
+    assert evaluate(p, back).objective == pytest.approx(evaluate(p, now).objective + extra)
+    assert restore(p, now, before, allowance=0.99 * extra).segments(0) == [(0, 1)]
+    now.place(1, 0, slice(1, 2))  # b holds slot 1 now (and held slot 0 before)
+    before.place(1, 0, slice(0, 1))
+    held = restore(p, now, before, allowance=10 * extra)
+    assert held.segments(0) == [(0, 1)] and held.segments(1) == [(1, 2)]

@@ -71,3 +71,29 @@ def relocate(p: Problem, sched: Schedule, time_limit_s: float, seed: int = 0,
         if moved == 0:
             break
     return out if moved_any else sched
+
+
+def restore(p: Problem, sched: Schedule, prefer: Schedule, allowance: float) -> Schedule:
+    """`sched` with free jobs moved back to their run in `prefer` (e.g. the previous plan)
+    where that run fits beside the others, in job order, while the points the moves add
+    stay within `allowance`: fewer changed decisions for at most that much objective."""
+    out = sched.copy()
+    loads = SiteLoads(p, out)
+    spent = 0.0
+    back = (p.bound_site == NOT_FIXED) & (prefer.site >= 0) & (out.site >= 0)
+    for j in np.flatnonzero(back):
+        j, s0, s1 = int(j), int(out.site[j]), int(prefer.site[j])
+        if s0 == s1 and np.array_equal(out.run[j], prefer.run[j]):
+            continue
+        r0, r1 = np.flatnonzero(out.run[j]), np.flatnonzero(prefer.run[j])
+        loads.add(j, s0, r0, sign=-1.0)
+        if loads.fits(j, s1, r1):
+            marginal, _ = loads.marginal(j)
+            ends = p.lateness_points(np.array([r1[-1] + 1, r0[-1] + 1]), j)
+            extra = float(marginal[s1, r1].sum() - marginal[s0, r0].sum() + ends[0] - ends[1])
+            if spent + extra <= allowance:
+                spent += extra
+                s0, r0 = s1, r1
+                out.place(j, s0, r0)
+        loads.add(j, s0, r0)
+    return out

@@ -21,7 +21,7 @@ class Outcome:
     source: str
     """What produced the schedule: `milp`, `milp:lp-rounding`, `milp:parts`, `greedy`, …"""
     steps: tuple[str, ...]
-    """Improvements applied after it, in order (`repair`, `relocate`, `split`)."""
+    """Improvements applied after it, in order (`repair`, `relocate`, `split`, `restore`)."""
     status: SolveStatus
     bound: float
     """Best lower bound on the objective (−inf when none was computed)."""

@@ -5,7 +5,8 @@ jobs and their work done, power limits in time windows, near-term decisions kept
 last plan, the batteries' state of charge the last plan gives at now), starts from the last
 plan, and returns the next plan. Decisions are stable: the last plan wins ties and is
 replaced only by a plan that is better by more than half the MIP gap (or that is proven
-within the gap where the last plan is not), and interchangeable jobs keep their own starts,
+within the gap where the last plan is not), a new plan takes back the last plan's runs where
+its gap leaves room (`local_search.restore`), and interchangeable jobs keep their own starts,
 so a re-plan with nothing changed returns the same plan.
 """
 

@@ -11,7 +11,8 @@ whose LPs are solved apart and added up, and the jobs they leave over get one mo
 the room left (`decompose`). Every plan found also gets a late-job repair (`repair`), and
 the best one single-job moves (`local_search`; on the column path each rounded plan too);
 on the large paths, when no plan is within the gap yet, a last round of moves may also split
-free checkpointable jobs into pieces (step `split`).
+free checkpointable jobs into pieces (step `split`). When re-planning, a new plan moves
+jobs back to their previous runs for what its gap leaves (step `restore`).
 The best plan found is returned with the best bound, so the gap is honest; the gap of a
 residual problem is relative to the whole plan's objective. On instances the full model solves,
 the greedy fills may also split checkpointable jobs into pieces (`split_runs`), as the
@@ -45,7 +46,7 @@ import numpy as np
 from scheduler.core.colgen import Prices, column_generation, dive, schedule_options
 from scheduler.core.decompose import average_prices, solve_parts, split
 from scheduler.core.greedy import SiteLoads, asap, greedy, placement_order
-from scheduler.core.local_search import relocate
+from scheduler.core.local_search import relocate, restore
 from scheduler.core.milp_fast import (
     FastModel,
     build_fast,
@@ -375,13 +376,37 @@ def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: 
             mip_status, mip_bound = _mip_stage(p, fm, plans, left(), mip_gap, "milp")
             bound = max(bound, mip_bound)
             status = mip_status if mip_status is SolveStatus.OPTIMAL else status
-    source, steps, best, ev = plans.chosen(bound, mip_gap)
+    source, steps, best, ev = _closer_to_previous(p, plans, plans.chosen(bound, mip_gap),
+                                                  bound, mip_gap)
     if plans.gap(bound, ev.objective) <= mip_gap:
         status = SolveStatus.OPTIMAL
     elif status is SolveStatus.OPTIMAL:
         status = SolveStatus.FEASIBLE  # the solver's own gap rule was looser than ours
     return Outcome(best, ev, source, steps, status, bound, build_s,
                    time.perf_counter() - t0 - build_s, prices)
+
+
+def _closer_to_previous(p: Problem, plans: _Plans,
+                        choice: tuple[str, tuple[str, ...], Schedule, Evaluation], bound: float,
+                        mip_gap: float) -> tuple[str, tuple[str, ...], Schedule, Evaluation]:
+    """`choice`, or — when re-planning and it is not the previous plan — `choice` with jobs
+    moved back to their previous runs (`local_search.restore`) for at most the points that
+    keep it within the gap it has or `mip_gap`, and `STABILITY_GAP` of the gap: fewer
+    changed decisions (each one an Event in Kubernetes) for objective the gap allows."""
+    previous = plans.previous
+    if previous is None or choice is previous:
+        return choice
+    objective = choice[3].objective
+    whole = plans.whole(objective)
+    slack = max(mip_gap, plans.gap(bound, objective)) * whole - (objective - bound)
+    allowance = min(STABILITY_GAP * mip_gap * whole, 0.99 * slack)
+    if not allowance > 0:
+        return choice
+    n = len(plans.found)
+    plans.add(choice[0], restore(p, choice[2], previous[2], allowance), (*choice[1], "restore"))
+    kept = [item for item in plans.found[n:]
+            if item[3].objective <= objective + allowance * (1 + 1e-9)]
+    return min(kept, key=lambda item: item[3].objective) if kept else choice
 
 
 def _relocate_best(p: Problem, plans: _Plans, time_limit_s: float, since: int = 0,
