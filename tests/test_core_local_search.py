@@ -59,7 +59,7 @@ def test_restore_moves_a_job_back_to_its_previous_run_only_within_the_allowance(
     back = restore(p, now, before, allowance=1.01 * extra)
     assert back.segments(0) == [(1, 2)] and not violations(p, back)
     assert evaluate(p, back).objective == pytest.approx(evaluate(p, now).objective + extra)
-    assert restore(p, now, before, allowance=0.99 * extra).segments(0) == [(0, 1)]
+    assert restore(p, now, before, allowance=0.99 * extra) is now
     now.place(1, 0, slice(1, 2))  # b holds slot 1 now (and held slot 0 before)
     before.place(1, 0, slice(0, 1))
     held = restore(p, now, before, allowance=10 * extra)

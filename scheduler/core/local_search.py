@@ -76,10 +76,11 @@ def relocate(p: Problem, sched: Schedule, time_limit_s: float, seed: int = 0,
 def restore(p: Problem, sched: Schedule, prefer: Schedule, allowance: float) -> Schedule:
     """`sched` with free jobs moved back to their run in `prefer` (e.g. the previous plan)
     where that run fits beside the others, in job order, while the points the moves add
-    stay within `allowance`: fewer changed decisions for at most that much objective."""
+    stay within `allowance`: fewer changed decisions for at most that much objective
+    (`sched` itself when no job moves)."""
     out = sched.copy()
     loads = SiteLoads(p, out)
-    spent = 0.0
+    spent, moved = 0.0, False
     back = (p.bound_site == NOT_FIXED) & (prefer.site >= 0) & (out.site >= 0)
     for j in np.flatnonzero(back):
         j, s0, s1 = int(j), int(out.site[j]), int(prefer.site[j])
@@ -93,7 +94,7 @@ def restore(p: Problem, sched: Schedule, prefer: Schedule, allowance: float) -> 
             extra = float(marginal[s1, r1].sum() - marginal[s0, r0].sum() + ends[0] - ends[1])
             if spent + extra <= allowance:
                 spent += extra
-                s0, r0 = s1, r1
+                s0, r0, moved = s1, r1, True
                 out.place(j, s0, r0)
         loads.add(j, s0, r0)
-    return out
+    return out if moved else sched

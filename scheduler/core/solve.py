@@ -402,8 +402,11 @@ def _closer_to_previous(p: Problem, plans: _Plans,
     allowance = min(STABILITY_GAP * mip_gap * whole, 0.99 * slack)
     if not allowance > 0:
         return choice
+    back = restore(p, choice[2], previous[2], allowance)
+    if back is choice[2]:
+        return choice
     n = len(plans.found)
-    plans.add(choice[0], restore(p, choice[2], previous[2], allowance), (*choice[1], "restore"))
+    plans.add(choice[0], back, (*choice[1], "restore"))
     kept = [item for item in plans.found[n:]
             if item[3].objective <= objective + allowance * (1 + 1e-9)]
     return min(kept, key=lambda item: item[3].objective) if kept else choice
