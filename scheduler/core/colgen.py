@@ -72,6 +72,11 @@ class _Pricer:
         self.startable = (kk[None, None, :] + self.d[:, None, None] <= T) & (
             np.take_along_axis(blocked, end, axis=2) == blocked[:, :, :T])
 
+    def slot_prices(self, cls: np.ndarray, load: np.ndarray, gpu: np.ndarray) -> np.ndarray:
+        """(len(cls), S, T) what a slot of classes `cls` costs at the capacity duals `load`
+        (per IT kW) and `gpu` (per GPU, ≤ 0)."""
+        return self.kw[cls, None, None] * load[None] - self.g[cls, None, None] * gpu[None]
+
     def price(self, y_assign: np.ndarray, y_load: np.ndarray, y_gpu: np.ndarray, per_class: int,
               seen: np.ndarray | None, below: float = -1e-7, bound: bool = True
               ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
@@ -83,7 +88,7 @@ class _Pricer:
         leaves out schedules in pieces (no bound is wanted; it saves their pricing).
         """
         p, T = self.p, self.p.n_slots
-        pen = p.policy.lateness_penalty_per_h * p.slot_h
+        pen = p.late_points_per_slot
         self.piece_site = np.full(len(self.n), -1)
         best = np.zeros(len(self.n))
         single = np.zeros(len(self.n))
@@ -91,7 +96,7 @@ class _Pricer:
         kk = np.arange(T)
         for lo in range(0, len(self.n), CHUNK):
             sl = slice(lo, min(lo + CHUNK, len(self.n)))
-            q = self.kw[sl, None, None] * y_load[None] - self.g[sl, None, None] * y_gpu[None]
+            q = self.slot_prices(np.arange(sl.start, sl.stop), y_load, y_gpu)
             cs = np.concatenate([np.zeros((*q.shape[:2], 1)), np.cumsum(q, axis=2)], axis=2)
             d = self.d[sl, None, None]
             end = kk[None, None, :] + d
@@ -127,6 +132,13 @@ class _Pricer:
         return best, single, cols
 
 
+def work_slots(d: np.ndarray, resume: np.ndarray, cont: np.ndarray, site: np.ndarray
+               ) -> np.ndarray:
+    """Run slots of a schedule in pieces on `site`: `d` of work, plus `resume` restart
+    slots away from the site `cont` the job runs on now (arrays broadcast)."""
+    return d + np.where(site == cont, 0, resume)
+
+
 def preemptive_costs(q: np.ndarray, d: np.ndarray, resume: np.ndarray, cont: np.ndarray,
                      ddl: np.ndarray, o: int, pen: float) -> np.ndarray:
     """(J, S) lower bound on the points of job j's cheapest schedule in pieces at site s, at
@@ -137,7 +149,7 @@ def preemptive_costs(q: np.ndarray, d: np.ndarray, resume: np.ndarray, cont: np.
     non-negative prices.
     """
     J, S, T = q.shape
-    need = d[:, None] + np.where(np.arange(S)[None, :] == cont[:, None], 0, resume[:, None])
+    need = work_slots(d[:, None], resume[:, None], cont[:, None], np.arange(S)[None, :])
     points, _ = pieces_dp(q.reshape(J * S, T), need.ravel(), np.repeat(ddl, S), o, pen,
                            keep=False)
     best = points.reshape(J, S)
@@ -327,11 +339,11 @@ class Master:
         if cls.size == 0 or not self.pieces:
             return 0
         site = pr.piece_site[cls]
-        q = pr.kw[cls, None] * duals.load[site] - pr.g[cls, None] * duals.gpu[site]
+        q = pr.slot_prices(cls, duals.load, duals.gpu)[np.arange(cls.size), site]
         q = np.where(pr.runnable[cls, site], q, np.inf)
-        need = pr.d[cls] + np.where(site == pr.cont[cls], 0, pr.resume[cls])
-        pen = p.policy.lateness_penalty_per_h * p.slot_h
-        points, slots = cheapest_pieces(q, need, pr.ddl[cls], p.overhead_slots, pen)
+        need = work_slots(pr.d[cls], pr.resume[cls], pr.cont[cls], site)
+        points, slots = cheapest_pieces(q, need, pr.ddl[cls], p.overhead_slots,
+                                        p.late_points_per_slot)
         keep = [i for i in np.flatnonzero(points - y_assign[cls] < -1e-7)
                 if (cls[i], site[i], slots[i].tobytes()) not in self.piece_keys]
         if not keep:

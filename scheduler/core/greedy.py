@@ -81,7 +81,7 @@ class SiteLoads:
         if sites.size == 0:
             return None
         need, ddl = np.full(sites.size, d), np.full(sites.size, p.deadline_slot[j])
-        late, o = p.policy.lateness_penalty_per_h * p.slot_h, p.overhead_slots
+        late, o = p.late_points_per_slot, p.overhead_slots
         points, _ = pieces_dp(cost[sites], need, ddl, o, late, keep=False)
         i = int(points.argmin())
         if not points[i] < below:

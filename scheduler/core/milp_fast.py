@@ -244,8 +244,8 @@ def add_checkpointable_jobs(b: MatrixBuilder, p: Problem, jobs: np.ndarray, ldef
         once = b.add_rows("job-first-start-lower", 0.0, np.inf, len(z))
         b.add_entries(once[zi], y, 1.0)
         b.add_entries(once, z, -1.0)
-    h = b.add_cols("job-late-slots", np.full(len(jobs), p.policy.lateness_penalty_per_h
-                                               * p.slot_h), 0.0, np.inf, integer=False)
+    h = b.add_cols("job-late-slots", np.full(len(jobs), p.late_points_per_slot), 0.0, np.inf,
+                   integer=False)
     late_by = slot + 1 - p.deadline_slot[j_of]
     lr = np.flatnonzero(late_by > 0)
     if lr.size:

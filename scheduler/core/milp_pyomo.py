@@ -209,7 +209,7 @@ def add_objective(m: pyo.ConcreteModel, p: Problem) -> None:
     cost = p.cost_per_kwh() * p.pue * p.slot_h
     credit = p.credit_per_zero_kwh()
     pen = p.policy.min_limit_penalty_per_kwh
-    late_per_slot = p.policy.lateness_penalty_per_h * p.slot_h
+    late_per_slot = p.late_points_per_slot
     per_kwh = p.cost_per_kwh() * p.slot_h
     over = OVER_CAP_PENALTY_PER_KWH * p.slot_h
     m.objective = pyo.Objective(expr=(

@@ -226,10 +226,14 @@ class Problem:
             a.setflags(write=False)
         return cost, credit
 
+    @property
+    def late_points_per_slot(self) -> float:
+        """Points per slot a job finishes after its deadline."""
+        return self.policy.lateness_penalty_per_h * self.slot_h
+
     def lateness_points(self, end_slot: np.ndarray, j: int | np.ndarray) -> np.ndarray:
         """Points for finishing at `end_slot` (exclusive) given the job's deadline slot."""
-        late_slots = np.maximum(0, end_slot - self.deadline_slot[j])
-        return self.policy.lateness_penalty_per_h * late_slots * self.slot_h
+        return self.late_points_per_slot * np.maximum(0, end_slot - self.deadline_slot[j])
 
     def site_points(self, it_kw: np.ndarray, net_kw: np.ndarray | None = None) -> np.ndarray:
         """(S, T) objective points of site loads `it_kw` (S, T) with the batteries charging

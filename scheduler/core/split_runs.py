@@ -45,8 +45,8 @@ def pieces_dp(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: flo
     """Cheapest schedule in pieces per row j, by dynamic programming over slots: `need[j]`
     slots of work at slot prices `q` (J, T; inf where it may not run); the first piece
     starts with work, every later one with `o` slots of overhead; a piece of overhead alone
-    may come between the others or after them (negative prices can pay for it); lateness `pen` per
-    slot its last run slot ends after `ddl[j]`. With `o` ≤ 1 this is every plan, so the
+    may come between the others or after them (negative prices can pay for it); lateness
+    `pen` per slot its last run slot ends after `ddl[j]`. With `o` ≤ 1 this is every plan, so the
     points are exact; with longer overheads a plan with a piece shorter than its overhead
     is left out. Returns (points, and with `keep` the choices `cheapest_pieces` reads the
     schedule back from: last slot, end, run and pause choices per slot)."""
