@@ -82,6 +82,8 @@ def main() -> None:
                          "many seconds, to judge each plan against the LP bound (0: skip; "
                          "10,000 jobs need ~750 s)")
     args = ap.parse_args()
+    if not 0.0 <= args.mip_gap < 1.0:
+        ap.error(f"--mip-gap={args.mip_gap}: must be at least 0 and below 1")
     console = Console(width=200)
     table = Table(title=f"plan scale: {args.sites} sites × {args.slots} slots of 15 min, "
                         f"time limit {args.time_limit:g} s")
