@@ -85,6 +85,16 @@ def test_event_probabilities_match_the_true_frequencies_hour_by_hour(curtailment
                                                                         observed.mean()))
 
 
+def test_event_probability_is_calibrated_on_months_of_the_history_by_default(history):
+    train, _ = split(history)
+    model = fit_quantile_model(train, "curtailment_mw", DAY_AHEAD)
+    assert model.hurdle is not None and model.hurdle.calibration is not None
+    slope, _ = model.hurdle.calibration
+    assert 0.5 < slope < 1.5  # the classifier is well calibrated here: a mild map
+    plain = fit_quantile_model(train, "curtailment_mw", DAY_AHEAD, calibrate=False)
+    assert plain.hurdle is not None and plain.hurdle.calibration is None
+
+
 @pytest.mark.parametrize("q", [0.1, 0.5, 0.9])
 def test_curtailment_quantiles_cover_their_level_on_daytime_slots(curtailment, q):
     actual, pred, _ = curtailment

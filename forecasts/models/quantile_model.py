@@ -30,6 +30,7 @@ from forecasts.forecast import Forecast
 from forecasts.models.boosting import ModelConfig, limited_threads, quantile_regressor
 from forecasts.models.features import (
     DAY_AHEAD,
+    JST,
     TARGETS,
     IssueRule,
     add_targets,
@@ -86,12 +87,15 @@ def fit_quantile_model(history: pd.DataFrame, target: str, rule: IssueRule = DAY
                        quantiles: Sequence[float] = DEFAULT_QUANTILES,
                        config: ModelConfig | None = None,
                        event_config: ModelConfig | None = None,
-                       exogenous: pd.DataFrame | None = None) -> QuantileModel:
+                       exogenous: pd.DataFrame | None = None,
+                       calibrate: bool = True) -> QuantileModel:
     """Fit the model of `target` on a tidy history of one area.
 
     `config` sets the quantile regressors, `event_config` the hurdle's event classifier
     (default `forecasts.models.hurdle.EVENT_CONFIG`). `exogenous`: forecasts by others as
-    extra features (`build_features`); `predict` then needs them too.
+    extra features (`build_features`); `predict` then needs them too. `calibrate`
+    (curtailment): Platt-calibrate the event probability on cross-fitted folds of months
+    of the same history (`forecasts.models.hurdle`).
     `target` is `curtailment_mw` or `carbon_gco2_per_kwh` (added by `add_targets` if absent).
     Slots with an unknown target are skipped. Raises `InputError` when the history is too
     short, or (curtailment) has too few curtailed slots to learn from.
@@ -110,7 +114,10 @@ def fit_quantile_model(history: pd.DataFrame, target: str, rule: IssueRule = DAY
     if target in HURDLE_TARGETS:
         if use.sum() < 48:
             raise InputError("quantile model", "history", int(use.sum()), "too few slots to fit")
-        hurdle = fit_hurdle(feats.to_numpy()[use], y[use], cfg, event_config or EVENT_CONFIG)
+        jst = pd.DatetimeIndex(feats.index).tz_convert(JST)
+        months = (jst.year * 12 + jst.month).to_numpy()[use] if calibrate else None
+        hurdle = fit_hurdle(feats.to_numpy()[use], y[use], cfg, event_config or EVENT_CONFIG,
+                            months)
     else:
         x, ref = _relative(feats)
         use &= np.isfinite(ref)
