@@ -22,7 +22,10 @@ skill against climatology (BSS = 1 − Brier / Brier of climatology), energy-wei
 (Σ a·|a − p| / Σ a, MW). The model forecasts an event when its probability reaches a
 threshold chosen on out-of-sample forecasts of the years *before* the test year (F1-best;
 0.5 with fewer than 20 validation events); point baselines when their point exceeds 1 MW,
-climatology when its frequency reaches 0.5. Nothing is tuned on the test year.
+climatology when its frequency reaches 0.5. Nothing is tuned on the test year. The notes
+give, per area, the evidence the event model had (curtailed slots and days before the test
+period and in its validation split) and the share of test slots with a nonzero p50 that
+curtailed: below half, those medians tend to cost MAE against the zero forecast.
 `--oracle-solar` adds a diagnostic row (not a forecast): the model given the delivery
 day's *actual* solar availability, i.e. what a perfect day-ahead PV forecast (such as
 the TSOs' published area forecasts) would add.
@@ -204,6 +207,8 @@ def evaluate(tidy: pd.DataFrame, target: str, rule: IssueRule, test_year: int | 
     keep = [c for c in fallback.columns if c != "point"]
     model = model.reindex(index=idx, columns=keep).combine_first(fallback.reindex(idx)[keep])
     actual = _actual(tidy, target)
+    if target == "curtailment_mw":
+        notes += event_evidence(actual, model["p50"], valid_start, start)
     clim_p = others["climatology"]["p_event"] if target == "curtailment_mw" else None
     rows = [{"method": "quantile model", **score(actual, model, target, threshold, clim_p),
              "fit_s": fit_s}]
@@ -224,6 +229,28 @@ def evaluate(tidy: pd.DataFrame, target: str, rule: IssueRule, test_year: int | 
                  test=f"{start:%Y-%m-%d} – {end - pd.Timedelta(days=1):%Y-%m-%d}",
                  n_test=int(actual.reindex(idx).notna().sum()))
     return rows, notes
+
+
+def event_evidence(actual: pd.Series, p50: pd.Series, valid_start: pd.Timestamp,
+                   start: pd.Timestamp) -> list[str]:
+    """What the event model could learn from, and how its nonzero medians fared: curtailed
+    slots (and JST days) before the test period and in its validation split, and the
+    share of test slots with p50 > 0 that curtailed (a nonzero median tends to lower the MAE
+    against the zero forecast only where most such slots curtail)."""
+    idx = pd.DatetimeIndex(actual.index)
+    event = actual > CURTAILED_MW
+    days = idx.tz_convert(JST).normalize()
+
+    def count(mask: np.ndarray) -> str:
+        return f"{int(event[mask].sum())} slots on {days[mask & event.to_numpy()].nunique()} days"
+
+    before = np.asarray(idx < start)
+    valid = before & np.asarray(idx >= valid_start)
+    nonzero = p50[p50 > 0].index
+    share = event.reindex(nonzero).mean() if len(nonzero) else float("nan")
+    return [f"curtailed before the test period: {count(before)} (validation split: "
+            f"{count(valid)}); test p50 > 0 in {len(nonzero)} slots, "
+            f"{_fmt(share, '.0%')} of them curtailed"]
 
 
 def validated_threshold(tidy: pd.DataFrame, rule: IssueRule, start: pd.Timestamp,
