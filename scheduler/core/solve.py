@@ -6,7 +6,8 @@ rest greedily); if that is not within `mip_gap` of the bound, the MILP is solved
 warm-started from the best plan until the budget ends. Instances whose full model would be
 too large for that (above about 40 jobs on 8 sites × 96 slots) get the LP bound by column
 generation (from the last plan's prices, `prices`, when re-planning) and a plan by
-price-and-dive instead (`colgen`); above about 1,500 jobs the jobs are split into parts
+price-and-dive instead (`colgen`), improved — on a fresh plan, while it is not within the
+gap — by re-solving neighbourhoods of it over the generated columns (`lns`); above about 1,500 jobs the jobs are split into parts
 whose LPs are solved apart and added up, and the jobs they leave over get one more LP in
 the room left (`decompose`). Every plan found also gets a late-job repair (`repair`), and
 the best one single-job moves (`local_search`; on the column path each rounded plan too);
@@ -37,15 +38,17 @@ same plan on any machine.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
 
-from scheduler.core.colgen import Prices, column_generation, dive, schedule_options
+from scheduler.core.colgen import Master, Prices, column_generation, dive, schedule_options
 from scheduler.core.decompose import average_prices, solve_parts, split
 from scheduler.core.greedy import SiteLoads, asap, greedy, placement_order
+from scheduler.core.lns import SUB_TIME_S, improve
 from scheduler.core.local_search import relocate, restore
 from scheduler.core.milp_fast import (
     FastModel,
@@ -111,10 +114,16 @@ REPAIR_TIME_S = 2.0
 """Budget of one late-job repair (the benchmarks print what it takes)."""
 DECODE_RESERVE_S = 3.0
 """Time kept back after the dive to decode, repair and evaluate the plans (10,000 jobs)."""
-RESTRICTED_MIP_MIN_S = 5.0
-RESTRICTED_MIP_MAX_COLUMNS = 30_000
-"""The MILP over the generated columns runs with at least this many seconds left and
-at most this many start columns (the master of 1,000 jobs has about 20,000)."""
+LNS_MIN_S = 1.0
+LNS_MAX_COLUMNS = 30_000
+"""The neighbourhood search over the generated columns (`lns`) runs with at least this many
+seconds left and at most this many start columns (the master of 1,000 jobs has about
+20,000)."""
+LNS_ROUNDS = 40
+LNS_NODES = 100
+"""Work limits of the neighbourhood search in the work-limited mode: rounds, and
+branch-and-bound nodes per round (with a clock, it runs rounds of `lns.SUB_TIME_S` until
+the plan is within the gap or the time is up)."""
 
 
 @dataclass
@@ -431,6 +440,25 @@ def _add_relocated(p: Problem, plans: _Plans, source: str, sched: Schedule,
         _relocate_best(p, plans, time_limit_s, since=n)
 
 
+def _search_neighbourhoods(p: Problem, plans: _Plans, master: Master, bound: float,
+                           mip_gap: float, time_limit_s: float) -> None:
+    """Improve the best plan by re-solving neighbourhoods of it (`lns.improve`) in the model
+    of the generated columns and the columns of every plan found; add the result."""
+    opts = set(zip(*(a.tolist() for a in master.opts), strict=True))
+    for _, _, sched, _ in plans.found:
+        opts |= schedule_options(p, master.classes, sched)
+    arrays = tuple(np.array(a, dtype=int) for a in zip(*sorted(opts), strict=True))
+    fm = build_fast(p, preemptive=False, options=arrays, classes=master.classes)
+    x, improved = improve(fm.matrix, fm.starts, schedule_vector(p, fm, plans.best()[2]),
+                          time_limit_s=time_limit_s,
+                          rounds=LNS_ROUNDS if plans.budget.deterministic else sys.maxsize,
+                          done=lambda objective: plans.gap(bound, objective) <= mip_gap,
+                          sub_time_s=plans.budget.step(SUB_TIME_S),
+                          sub_nodes=LNS_NODES if plans.budget.deterministic else None)
+    if improved:
+        plans.add("milp:colgen-lns", plans.fill(decode(p, fm, x)))
+
+
 def _solve_by_parts(p: Problem, plans: _Plans, budget: _Budget,
                     mip_gap: float) -> tuple[float, float, Prices | None]:
     """Very large instances: the parts' and the residual's LP solutions placed together
@@ -450,10 +478,10 @@ def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float
     """Large instances: column generation for the LP bound (from `prices` when given);
     single-job moves on the best plan so far (often the previous plan, when re-planning),
     which may already be within the gap; then a price-and-dive for a plan, with time left
-    the MILP over the generated columns (only while the master is small: HiGHS' presolve
-    overruns the time limit on the master of 10,000 jobs; and not when re-planning: over 24
-    warm re-plans of `benchmarks/replan_speed.py` it never gave the best plan and took most
-    of the time), and single-job moves on the best plan last. Returns the bound, the column
+    a neighbourhood search over the generated columns (`lns`; only while the master is
+    small, and not when re-planning: over 24 warm re-plans of `benchmarks/replan_speed.py`
+    the MILP over those columns it replaced never gave the best plan and took most of the
+    time), and single-job moves on the best plan last. Returns the bound, the column
     generation's seconds and the master's last prices."""
     left = budget.left
     tb = time.perf_counter()
@@ -479,14 +507,9 @@ def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float
     if x is not None:
         _add_relocated(p, plans, "milp:colgen-dive", plans.fill(decode(p, master.model(), x)),
                        RELOCATE_SHARE * left())
-    if (plans.gap(master.bound) > mip_gap and until_reserve() > RESTRICTED_MIP_MIN_S
-            and len(master.opts[0]) <= RESTRICTED_MIP_MAX_COLUMNS and plans.previous is None):
-        opts = set(zip(*(a.tolist() for a in master.opts), strict=True))
-        for _, _, sched, _ in plans.found:
-            opts |= schedule_options(p, master.classes, sched)
-        arrays = tuple(np.array(a, dtype=int) for a in zip(*sorted(opts), strict=True))
-        fm = build_fast(p, preemptive=False, options=arrays)
-        _mip_stage(p, fm, plans, until_reserve(), mip_gap, "milp:colgen")
+    if (plans.gap(master.bound) > mip_gap and until_reserve() > LNS_MIN_S
+            and len(master.opts[0]) <= LNS_MAX_COLUMNS and plans.previous is None):
+        _search_neighbourhoods(p, plans, master, master.bound, mip_gap, until_reserve())
     if plans.gap(master.bound) > mip_gap:
         _relocate_best(p, plans, left() - budget.keep_back(DECODE_RESERVE_S))
     return master.bound, build_s, prices
