@@ -73,6 +73,16 @@ class Forecast:
         return self.slot_starts[-1] + pd.Timedelta(minutes=self.slot_minutes)
 
 
+def _at(fc: Forecast, name: str, q: float, point: np.ndarray | None) -> np.ndarray | None:
+    """Signal `name` of `fc` at quantile `q`; the point values where it has no such quantile
+    or it is NaN."""
+    series = fc.quantiles.get(f"{name}_p{round(q * 100):02d}")
+    if point is None or series is None:
+        return point
+    series = np.asarray(series, dtype=float)
+    return np.where(np.isfinite(series), series, point)
+
+
 def at_quantile(fc: Forecast, q: float) -> Forecast:
     """`fc` as a planner at risk level `q` reads it: carbon intensity (average and marginal)
     at quantile `q` and curtailment at quantile `1 − q` — `q = 0.9` plans on a dirtier grid
@@ -80,16 +90,32 @@ def at_quantile(fc: Forecast, q: float) -> Forecast:
     forecast has no such quantile, or it is NaN, the point value stands."""
     if not 0.0 < q < 1.0:
         raise ValueError(f"risk quantile {q!r} must be in (0, 1)")
-
-    def level(name: str, at: float, point: np.ndarray | None) -> np.ndarray | None:
-        series = fc.quantiles.get(f"{name}_p{round(at * 100):02d}")
-        if point is None or series is None:
-            return point
-        series = np.asarray(series, dtype=float)
-        return np.where(np.isfinite(series), series, point)
-
     return replace(fc,
-                   carbon_gco2_per_kwh=level("carbon_gco2_per_kwh", q, fc.carbon_gco2_per_kwh),
-                   marginal_gco2_per_kwh=level("marginal_gco2_per_kwh", q,
-                                               fc.marginal_gco2_per_kwh),
-                   curtailment_mw=level("curtailment_mw", 1.0 - q, fc.curtailment_mw))
+                   carbon_gco2_per_kwh=_at(fc, "carbon_gco2_per_kwh", q, fc.carbon_gco2_per_kwh),
+                   marginal_gco2_per_kwh=_at(fc, "marginal_gco2_per_kwh", q,
+                                             fc.marginal_gco2_per_kwh),
+                   curtailment_mw=_at(fc, "curtailment_mw", 1.0 - q, fc.curtailment_mw))
+
+
+SWANSON_WEIGHTS = (0.3, 0.4, 0.3)
+"""Weights of p10, p50 and p90 in Swanson's rule, the usual three-point estimate of a
+distribution's mean from those quantiles."""
+
+
+def expected_value(fc: Forecast) -> Forecast:
+    """`fc` as a risk-neutral planner reads it: each signal at its expected value, estimated
+    from p10, p50 (the point value) and p90 by Swanson's rule. For curtailment, whose median
+    is 0 wherever a slot is more likely quiet than curtailed, that is P·amount rather than
+    nothing. Signals without both quantiles keep their point values."""
+
+    def mean(name: str, point: np.ndarray | None) -> np.ndarray | None:
+        if point is None or not {f"{name}_p10", f"{name}_p90"} <= fc.quantiles.keys():
+            return point
+        w10, w50, w90 = SWANSON_WEIGHTS
+        return (w10 * _at(fc, name, 0.1, point) + w50 * np.asarray(point, dtype=float)
+                + w90 * _at(fc, name, 0.9, point))
+
+    return replace(fc, carbon_gco2_per_kwh=mean("carbon_gco2_per_kwh", fc.carbon_gco2_per_kwh),
+                   marginal_gco2_per_kwh=mean("marginal_gco2_per_kwh",
+                                              fc.marginal_gco2_per_kwh),
+                   curtailment_mw=mean("curtailment_mw", fc.curtailment_mw))

@@ -41,11 +41,12 @@ class Policy:
     min_limit_penalty_per_kwh: float = 10.0
     """Points per facility kWh below a `min_facility_kw` limit (an up-DR commitment)."""
     carbon_signal: CarbonSignal = CarbonSignal.AVERAGE
-    risk_quantile: float = 0.5
-    """Forecast quantile the planner reads: carbon intensity at it, curtailment at 1 − it
-    (0.9: plan on a dirtier grid and less curtailment than expected; 0.5: the median, the
-    point forecast). One of 0.1, 0.5, 0.9; where a forecast has no quantiles, its point
-    values stand."""
+    risk_quantile: float | None = None
+    """How the planner reads forecasts with quantiles. None (the default; YAML `mean`): at
+    their expected value (risk-neutral; `forecasts.forecast.expected_value`). A quantile —
+    one of 0.1, 0.5, 0.9: carbon intensity at it and curtailment at 1 − it (0.9: plan on a
+    dirtier grid and less curtailment than expected; 0.5: the median, the point forecast).
+    Forecasts without quantiles are read at their point values."""
 
 
 RISK_QUANTILES = (0.1, 0.5, 0.9)
@@ -78,12 +79,12 @@ def parse_policy(src: str, doc: Any) -> Policy:
         except ValueError:
             raise InputError(src, "carbon_signal", doc["carbon_signal"],
                              "must be average or marginal") from None
-    if "risk_quantile" in doc:
+    if "risk_quantile" in doc and doc["risk_quantile"] != "mean":
         q = number(src, "risk_quantile", doc["risk_quantile"], lo=0.0, hi=1.0)
         if q not in RISK_QUANTILES:
             raise InputError(src, "risk_quantile", doc["risk_quantile"],
-                             f"must be one of {', '.join(map(str, RISK_QUANTILES))} (the "
-                             "forecasts' p10, p50, p90)")
+                             f"must be mean or one of {', '.join(map(str, RISK_QUANTILES))} "
+                             "(the forecasts' p10, p50, p90)")
         values["risk_quantile"] = q
     for key in ("name", "description"):
         if key in doc:

@@ -1,13 +1,16 @@
-"""Planning under uncertainty: a policy's `risk_quantile` makes the planner read carbon at
-that quantile and curtailment at the opposite one."""
+"""Planning under uncertainty: by default the planner reads forecasts at their expected
+value; a policy's `risk_quantile` makes it read carbon at that quantile and curtailment at
+the opposite one."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from forecasts.forecast import Forecast, at_quantile
+from forecasts.forecast import Forecast, at_quantile, expected_value
 from inputs.errors import InputError
 from policies.policy import parse_policy
 
@@ -36,20 +39,40 @@ def test_carbon_at_q_and_curtailment_at_one_minus_q() -> None:
     np.testing.assert_array_equal(plain.curtailment_mw, fc.curtailment_mw)
 
 
+def test_the_expected_value_weighs_p10_p50_p90_by_swansons_rule() -> None:
+    """0.3 · p10 + 0.4 · p50 + 0.3 · p90; a curtailment median of 0 with a p90 of 90 MW is
+    27 MW expected, not nothing. Without both quantiles (or where one is NaN) the point
+    value stands."""
+    fc = forecast(carbon_gco2_per_kwh_p90=np.array([400.0, 410.0, np.nan, 420.0]),
+                  carbon_gco2_per_kwh_p10=np.array([200.0, 210.0, 220.0, 230.0]),
+                  curtailment_mw_p10=np.array([0.0, 20.0, 0.0, 5.0]),
+                  curtailment_mw_p90=np.array([90.0, 80.0, 1.0, 7.0]))
+    mean = expected_value(replace(fc, curtailment_mw=np.array([0.0, 50.0, 0.0, np.nan])))
+    np.testing.assert_allclose(mean.carbon_gco2_per_kwh, [300.0, 306.0, 0.3 * 220 + 0.7 * 300,
+                                                          315.0])
+    np.testing.assert_allclose(mean.curtailment_mw, [27.0, 50.0, 0.3, np.nan])
+    plain = expected_value(forecast(curtailment_mw_p90=np.ones(4)))
+    np.testing.assert_array_equal(plain.curtailment_mw, forecast().curtailment_mw)
+    np.testing.assert_array_equal(plain.carbon_gco2_per_kwh, forecast().carbon_gco2_per_kwh)
+
+
 @pytest.mark.parametrize(("value", "ok"), [(0.5, True), (0.9, True), (0.1, True),
-                                           (0.75, False), (1.5, False), ("high", False)])
+                                           ("mean", True), (0.75, False), (1.5, False),
+                                           ("high", False)])
 def test_policy_risk_quantile(value: object, ok: bool) -> None:
     doc = {"name": "p", "risk_quantile": value}
     if ok:
-        assert parse_policy("p.yaml", doc).risk_quantile == value
+        expected = None if value == "mean" else value
+        assert parse_policy("p.yaml", doc).risk_quantile == expected
     else:
         with pytest.raises(InputError, match="risk_quantile"):
             parse_policy("p.yaml", doc)
 
 
 def test_the_planner_plans_on_the_quantile() -> None:
-    """Matsue is cleaner on the median but may be much dirtier (wide p90); Shiroi is
-    certain. A median planner picks Matsue, a risk-averse one (0.9) Shiroi."""
+    """Matsue is cleaner on the median but may be much dirtier (wide p90: expected 405
+    against 400 gCO2/kWh); Shiroi is certain. A median planner picks Matsue; a risk-averse
+    one (0.9) and the default, risk-neutral one (expected value) pick Shiroi."""
     from datetime import UTC, datetime
 
     from policies.job import Job
@@ -68,7 +91,7 @@ def test_the_planner_plans_on_the_quantile() -> None:
     start = datetime(2026, 5, 1, tzinfo=UTC)
     job = Job("j", 4, 0.7, 1.0, start, datetime(2026, 5, 1, 4, tzinfo=UTC))
     chosen = {}
-    for q in (0.5, 0.9):
+    for q in (0.5, 0.9, None):
         planner = Planner(sites, Policy(risk_quantile=q), PlanConfig(deterministic=True))
         chosen[q] = planner.replan(start, [job], fcs).job("j").site
-    assert chosen == {0.5: "matsue", 0.9: "shiroi"}
+    assert chosen == {0.5: "matsue", 0.9: "shiroi", None: "shiroi"}

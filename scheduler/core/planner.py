@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from forecasts.forecast import Forecast, at_quantile
+from forecasts.forecast import Forecast, at_quantile, expected_value
 from inputs.clock import utc_now
 from policies.job import Job
 from policies.limits import PowerLimit
@@ -99,12 +99,16 @@ class Planner:
                forecasts: Mapping[str, Forecast], limits: Sequence[PowerLimit] = (),
                previous: Plan | None = None) -> Plan:
         """The next plan from the state at `now` (None: plan from the forecasts' start).
-        `previous` defaults to the last plan this planner returned. With a policy
-        `risk_quantile` other than 0.5 the forecasts are read at it (`at_quantile`)."""
+        `previous` defaults to the last plan this planner returned. Forecasts with quantiles
+        are read at their expected value, or at the policy's `risk_quantile` when it has one
+        (`expected_value`, `at_quantile`)."""
         previous = previous if previous is not None else self.last
         cfg = self.config
         q = self.policy.risk_quantile
-        if q != 0.5:  # plan on the forecasts' quantile (the plan's figures are on it too)
+        # the plan's figures are on the forecasts as read
+        if q is None:
+            forecasts = {r: expected_value(fc) for r, fc in forecasts.items()}
+        elif q != 0.5:
             forecasts = {r: at_quantile(fc, q) for r, fc in forecasts.items()}
         p = build_problem(self.sites, jobs, forecasts, self.policy, now=now, limits=limits,
                           fixed=self.frozen(now, previous),
