@@ -104,6 +104,7 @@ def score(st: State, choice: list[tuple[str | None, frozenset[int]]]) -> float:
         ddl = math.floor((pd.Timestamp(job.deadline) - start) / SLOT + 1e-9)
         if site_id is None:
             if ddl > T:  # deferred: its energy at the horizon-average cost of its best site
+                # (the horizon is shorter than a day, so it has no average day)
                 best = math.inf
                 for s in st.sites:
                     if not allowed(st, job, s):

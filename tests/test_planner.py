@@ -294,3 +294,29 @@ def test_a_replan_of_a_large_instance_starts_from_the_last_plans_prices(
     assert len(handed) == 2 and handed[1] is not None
     assert np.array_equal(handed[1].load, before.load[:, 2:2 + handed[1].load.shape[1]])
     assert grid[2] == planner.last_problem.slot_starts[0]
+
+
+def test_a_deferred_job_is_worth_its_cheapest_hours_of_an_average_day() -> None:
+    """Leaving a job due after the horizon to a later plan costs its energy at the cheapest
+    window of its duration in the horizon's average day (at its cheapest site), not at the
+    horizon's average: a later plan picks that day's clean hours. Two days of hourly slots,
+    clean around noon (cheaper on day 2), dirtier overnight; computed here by hand."""
+    from tests.helpers import forecast, job, site
+
+    day1 = [500.0] * 24
+    day1[11:14] = [200.0, 100.0, 200.0]
+    day2 = [400.0] * 24
+    day2[11:14] = [100.0, 50.0, 100.0]
+    carbon = day1 + day2
+    fleet = [site("A", "ra", home=True, pue=1.0)]
+    fcs = {"ra": forecast("ra", carbon)}
+    jobs = [job("two", 1, 2, 0, 100), job("day", 1, 30, 0, 100)]
+    p = build_problem(fleet, jobs, fcs, load_policy("min-carbon"))
+    assert p.deferrable.all()
+    avg = [(a + b) / 2 for a, b in zip(day1, day2, strict=True)]  # 150 at noon, 75 at 12
+    best_two = min((avg[k] + avg[(k + 1) % 24]) / 2 for k in range(24))
+    assert best_two == (150.0 + 75.0) / 2
+    kwh = [j.gpus * j.kw_per_gpu * j.duration_h for j in jobs]
+    g_per_kg = 1000.0
+    np.testing.assert_allclose(p.unplaced_points, [kwh[0] * best_two / g_per_kg,
+                                                   kwh[1] * sum(avg) / 24 / g_per_kg])

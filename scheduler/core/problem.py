@@ -95,8 +95,9 @@ class Problem:
     in its `dur_slots`.)"""
     unplaced_points: np.ndarray
     """Points for leaving the job out of this plan: above any lateness for a job due inside
-    the horizon; for a deferrable one its energy at the horizon-average cost of its best
-    site (it is left for a later plan only when no window here is better than average)."""
+    the horizon; for a deferrable one its energy at the cost of its cheapest window in the
+    horizon's average day at its best site (`_deferral_points`: it is left for a later plan
+    only when no window here is better than such a day offers)."""
     deferrable: np.ndarray
     """The job cannot be due inside the horizon (deadline after its end; for work longer
     than the horizon, latest start after its end): left out, it is deferred to a later
@@ -392,11 +393,32 @@ def _limit_arrays(limits: Sequence[PowerLimit], sites: Sequence[Site], grid: pd.
 
 
 def _deferral_points(cost_per_kwh: np.ndarray, pue: np.ndarray, allowed: np.ndarray,
-                     it_kwh: np.ndarray) -> np.ndarray:
-    """Points of deferring each job: its energy `it_kwh` (J,) at the horizon-average cost per
-    kWh of its cheapest allowed site (`cost_per_kwh` per facility kWh, S × T)."""
-    mean_cost = (cost_per_kwh * pue).mean(axis=1)  # points per IT kWh, per site
-    best = np.where(allowed, mean_cost[None, :], np.inf).min(axis=1, initial=np.inf)
+                     it_kwh: np.ndarray, dur_slots: np.ndarray, slots_per_day: int
+                     ) -> np.ndarray:
+    """Points of deferring each job: its energy `it_kwh` (J,) at the cost per IT kWh of the
+    cheapest window of its `dur_slots` (at most a day) in the horizon's average day, at its
+    cheapest allowed site (`cost_per_kwh` per facility kWh, S × T) — what a later plan that
+    sees another day like these could place it at. (The horizon's plain average, the value
+    before, made waiting look dearer than it is wherever the signal has a daily cycle: a
+    later plan picks that day's clean hours, not its average. Measured on the built-in
+    scenario and on April 2023, `benchmarks/decision_quality.py`.) A horizon shorter than a
+    day has no average day: its average stands."""
+    per_it_kwh = cost_per_kwh * pue  # S × T
+    n_sites, n_slots = per_it_kwh.shape
+    if n_slots < slots_per_day:
+        site_cost = np.repeat(per_it_kwh.mean(axis=1)[None, :], len(it_kwh), axis=0)
+    else:
+        phase = np.arange(n_slots) % slots_per_day
+        day = np.stack([np.bincount(phase, weights=row, minlength=slots_per_day)
+                        for row in per_it_kwh]) / np.bincount(phase, minlength=slots_per_day)
+        cum = np.concatenate([np.zeros((n_sites, 1)),
+                              np.cumsum(np.hstack([day, day]), axis=1)], axis=1)
+        d = np.clip(dur_slots, 1, slots_per_day)
+        site_cost = np.empty((len(it_kwh), n_sites))
+        for n in np.unique(d):  # cheapest mean cost of an n-slot window, wrapping midnight
+            windows = (cum[:, n:n + slots_per_day] - cum[:, :slots_per_day]) / n
+            site_cost[d == n] = windows.min(axis=1)
+    best = np.where(allowed, site_cost, np.inf).min(axis=1, initial=np.inf)
     return it_kwh * np.where(np.isfinite(best), best, 0.0)
 
 
@@ -528,6 +550,7 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
         forecast_stale=any(fc.stale for fc in fcs),
         battery=site_batteries(sites, battery_soc_kwh),
     )
-    deferral = _deferral_points(p.cost_per_kwh(), pue, allowed, it_kw * dur * slot_h)
+    deferral = _deferral_points(p.cost_per_kwh(), pue, allowed, it_kw * dur * slot_h, dur,
+                                round(24 / slot_h))
     return dataclasses.replace(p, unplaced_points=np.where(
         deferrable, deferral, policy.lateness_penalty_per_h * T * slot_h))

@@ -7,10 +7,11 @@ warm-started from the best plan until the budget ends. Instances whose full mode
 too large for that (above about 40 jobs on 8 sites × 96 slots) get the LP bound by column
 generation (from the last plan's prices, `prices`, when re-planning) and a plan by
 price-and-dive instead (`colgen`), improved — on a fresh plan, while it is not within the
-gap — by re-solving neighbourhoods of it over the generated columns (`lns`); above about 1,500 jobs the jobs are split into parts
-whose LPs are solved apart and added up, and the jobs they leave over get one more LP in
-the room left (`decompose`). Every plan found also gets a late-job repair (`repair`), and
-the best one single-job moves (`local_search`; on the column path each rounded plan too);
+gap — by re-solving neighbourhoods of it over the generated columns (`lns`); above about
+1,500 jobs the jobs are split into parts whose LPs are solved apart and added up, and the
+jobs they leave over get one more LP in the room left (`decompose`). Every plan found also
+gets a late-job repair (`repair`), and the best one single-job moves (`local_search`; on
+the column path each rounded plan too);
 on the large paths, when no plan is within the gap yet, a last round of moves may also split
 free checkpointable jobs into pieces (step `split`). When re-planning, a new plan moves
 jobs back to their previous runs for what its gap leaves (step `restore`).
