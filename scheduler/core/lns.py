@@ -10,10 +10,10 @@ hold one) and shrinks after a round stopped by its limit, so on small instances 
 rounds grow to the whole model and on large ones they become small enough to solve. On a
 column generation's master of 100 jobs × 8 sites × 96 slots, where the LP spreads half the
 jobs fractionally over curtailment and HiGHS spends 15 s in its root cuts before its first
-better plan, rounds of a few tenths of a second end at 1.90 % of the bound after 11 s,
-2.21 % after 29 s and 3.38 % after 45 s (seeds 1–3 of `benchmarks/plan_scale.py`), where
-the MILP over the same columns ended at 1.83 % after 45 s, 2.18 % after 30 s and 6.70 %
-after 45 s.
+better plan, rounds of a few tenths of a second end at 1.90 % of the bound after 13 s,
+3.12 % after 45 s and 1.89 % after 7 s (seeds 1–3 of `benchmarks/plan_scale.py`), where
+the MILP over the same columns ended at 1.83 % after 45 s, 6.70 % after 45 s and 2.18 %
+after 30 s.
 
 The rounds draw their neighbourhoods from a generator seeded with `seed`, so with a node
 limit per round (`sub_nodes`) and a round limit the search is the same on any machine.

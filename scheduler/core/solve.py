@@ -7,7 +7,8 @@ warm-started from the best plan until the budget ends. Instances whose full mode
 too large for that (above about 40 jobs on 8 sites × 96 slots) get the LP bound by column
 generation (from the last plan's prices, `prices`, when re-planning) and a plan by
 price-and-dive instead (`colgen`), improved — on a fresh plan, while it is not within the
-gap — by re-solving neighbourhoods of it over the generated columns (`lns`); above about
+gap — by a short MILP over the generated columns and by re-solving neighbourhoods of it
+over them (`lns`); above about
 1,500 jobs the jobs are split into parts whose LPs are solved apart and added up, and the
 jobs they leave over get one more LP in the room left (`decompose`). Every plan found also
 gets a late-job repair (`repair`), and the best one single-job moves (`local_search`; on
@@ -115,12 +116,18 @@ REPAIR_TIME_S = 2.0
 """Budget of one late-job repair (the benchmarks print what it takes)."""
 DECODE_RESERVE_S = 3.0
 """Time kept back after the dive to decode, repair and evaluate the plans (10,000 jobs)."""
+RESTRICTED_MIP_S = 2.0
+"""Seconds for the MILP over the generated columns before the neighbourhood search (with
+work limits: `DETERMINISTIC_MAX_NODES` nodes). Where that model is small it proves a plan
+within the gap at once (a 4-site day of checkpointable jobs: 0.76 % in 3 s, where 40 rounds
+of the search took 66 s); on 100 jobs × 8 sites its root cuts alone take 15 s, and the
+search does better."""
 LNS_MIN_S = 1.0
 LNS_MAX_COLUMNS = 30_000
 """The neighbourhood search over the generated columns (`lns`) runs with at least this many
 seconds left and at most this many start columns (the master of 1,000 jobs has about
 20,000)."""
-LNS_ROUNDS = 40
+LNS_ROUNDS = 10
 LNS_NODES = 100
 """Work limits of the neighbourhood search in the work-limited mode: rounds, and
 branch-and-bound nodes per round (with a clock, it runs rounds of `lns.SUB_TIME_S` until
@@ -443,20 +450,26 @@ def _add_relocated(p: Problem, plans: _Plans, source: str, sched: Schedule,
 
 def _search_neighbourhoods(p: Problem, plans: _Plans, master: Master, bound: float,
                            mip_gap: float, time_limit_s: float) -> None:
-    """Improve the best plan by re-solving neighbourhoods of it (`lns.improve`) in the model
-    of the generated columns and the columns of every plan found; add the result. The search
-    stops once the plan is within `mip_gap` of `bound`, or of that model's LP optimum: no plan
-    of the model is better by more (on 1,000-job states whose `bound` prices runs in pieces
-    the model has no columns for, the rounds otherwise ran out the budget for 0.03 %)."""
+    """Improve the best plan in the model of the generated columns and the columns of every
+    plan found: its MILP for at most `RESTRICTED_MIP_S`, then re-solving neighbourhoods of
+    the best plan (`lns.improve`); add what they find. Both stop once the plan is within
+    `mip_gap` of `bound`, or of that model's LP optimum: no plan of the model is better by
+    more (on 1,000-job states whose `bound` prices runs in pieces the model has no columns
+    for, the rounds otherwise ran out the budget for 0.03 %)."""
     opts = set(zip(*(a.tolist() for a in master.opts), strict=True))
     for _, _, sched, _ in plans.found:
         opts |= schedule_options(p, master.classes, sched)
     arrays = tuple(np.array(a, dtype=int) for a in zip(*sorted(opts), strict=True))
     fm = build_fast(p, preemptive=False, options=arrays, classes=master.classes)
+    t0 = time.perf_counter()
     lp = run_highs(fm.matrix, time_limit_s=time_limit_s, relax=True)
     reach = max(bound, lp.objective) if lp.status is SolveStatus.OPTIMAL else bound
+    _mip_stage(p, fm, plans, plans.budget.step(min(RESTRICTED_MIP_S, time_limit_s - lp.seconds)),
+               mip_gap, "milp:colgen")
+    if plans.gap(reach) <= mip_gap:
+        return
     x, improved = improve(fm.matrix, fm.starts, schedule_vector(p, fm, plans.best()[2]),
-                          time_limit_s=time_limit_s - lp.seconds,
+                          time_limit_s=time_limit_s - (time.perf_counter() - t0),
                           rounds=LNS_ROUNDS if plans.budget.deterministic else sys.maxsize,
                           done=lambda objective: plans.gap(reach, objective) <= mip_gap,
                           sub_time_s=plans.budget.step(SUB_TIME_S),
@@ -484,10 +497,11 @@ def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float
     """Large instances: column generation for the LP bound (from `prices` when given);
     single-job moves on the best plan so far (often the previous plan, when re-planning),
     which may already be within the gap; then a price-and-dive for a plan, with time left
-    a neighbourhood search over the generated columns (`lns`; only while the master is
-    small, and not when re-planning: over 24 warm re-plans of `benchmarks/replan_speed.py`
-    the MILP over those columns it replaced never gave the best plan and took most of the
-    time), and single-job moves on the best plan last. Returns the bound, the column
+    the MILP over the generated columns for at most `RESTRICTED_MIP_S` and then a
+    neighbourhood search over them (`lns`; only while the master is small, and not when
+    re-planning: over 24 warm re-plans of `benchmarks/replan_speed.py` the MILP over those
+    columns never gave the best plan and took most of the time), and single-job moves on
+    the best plan last. Returns the bound, the column
     generation's seconds and the master's last prices."""
     left = budget.left
     tb = time.perf_counter()
