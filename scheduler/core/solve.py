@@ -448,14 +448,14 @@ def _add_relocated(p: Problem, plans: _Plans, source: str, sched: Schedule,
         _relocate_best(p, plans, time_limit_s, since=n)
 
 
-def _search_neighbourhoods(p: Problem, plans: _Plans, master: Master, bound: float,
-                           mip_gap: float, time_limit_s: float) -> None:
+def _search_neighbourhoods(p: Problem, plans: _Plans, master: Master, mip_gap: float,
+                           time_limit_s: float) -> None:
     """Improve the best plan in the model of the generated columns and the columns of every
     plan found: its MILP for at most `RESTRICTED_MIP_S`, then re-solving neighbourhoods of
     the best plan (`lns.improve`); add what they find. Both stop once the plan is within
-    `mip_gap` of `bound`, or of that model's LP optimum: no plan of the model is better by
-    more (on 1,000-job states whose `bound` prices runs in pieces the model has no columns
-    for, the rounds otherwise ran out the budget for 0.03 %)."""
+    `mip_gap` of the master's bound, or of that model's LP optimum: no plan of the model is
+    better by more (on 1,000-job states whose bound prices runs in pieces the model has no
+    columns for, the rounds otherwise ran out the budget for 0.03 %)."""
     opts = set(zip(*(a.tolist() for a in master.opts), strict=True))
     for _, _, sched, _ in plans.found:
         opts |= schedule_options(p, master.classes, sched)
@@ -463,7 +463,9 @@ def _search_neighbourhoods(p: Problem, plans: _Plans, master: Master, bound: flo
     fm = build_fast(p, preemptive=False, options=arrays, classes=master.classes)
     t0 = time.perf_counter()
     lp = run_highs(fm.matrix, time_limit_s=time_limit_s, relax=True)
-    reach = max(bound, lp.objective) if lp.status is SolveStatus.OPTIMAL else bound
+    reach = master.bound
+    if lp.status is SolveStatus.OPTIMAL:
+        reach = max(reach, lp.objective)
     _mip_stage(p, fm, plans, plans.budget.step(min(RESTRICTED_MIP_S, time_limit_s - lp.seconds)),
                mip_gap, "milp:colgen")
     if plans.gap(reach) <= mip_gap:
@@ -529,7 +531,7 @@ def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float
                        RELOCATE_SHARE * left())
     if (plans.gap(master.bound) > mip_gap and until_reserve() > LNS_MIN_S
             and len(master.opts[0]) <= LNS_MAX_COLUMNS and plans.previous is None):
-        _search_neighbourhoods(p, plans, master, master.bound, mip_gap, until_reserve())
+        _search_neighbourhoods(p, plans, master, mip_gap, until_reserve())
     if plans.gap(master.bound) > mip_gap:
         _relocate_best(p, plans, left() - budget.keep_back(DECODE_RESERVE_S))
     return master.bound, build_s, prices
