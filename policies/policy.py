@@ -79,13 +79,13 @@ def parse_policy(src: str, doc: Any) -> Policy:
         except ValueError:
             raise InputError(src, "carbon_signal", doc["carbon_signal"],
                              "must be average or marginal") from None
-    if "risk_quantile" in doc and doc["risk_quantile"] != "mean":
-        q = number(src, "risk_quantile", doc["risk_quantile"], lo=0.0, hi=1.0)
-        if q not in RISK_QUANTILES:
-            raise InputError(src, "risk_quantile", doc["risk_quantile"],
+    q = doc.get("risk_quantile", "mean")
+    if q != "mean":
+        if isinstance(q, bool) or not isinstance(q, int | float) or q not in RISK_QUANTILES:
+            raise InputError(src, "risk_quantile", q,
                              f"must be mean or one of {', '.join(map(str, RISK_QUANTILES))} "
                              "(the forecasts' p10, p50, p90)")
-        values["risk_quantile"] = q
+        values["risk_quantile"] = float(q)
     for key in ("name", "description"):
         if key in doc:
             values[key] = str(doc[key])

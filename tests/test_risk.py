@@ -65,7 +65,8 @@ def test_policy_risk_quantile(value: object, ok: bool) -> None:
         expected = None if value == "mean" else value
         assert parse_policy("p.yaml", doc).risk_quantile == expected
     else:
-        with pytest.raises(InputError, match="risk_quantile"):
+        with pytest.raises(InputError,
+                           match=r"risk_quantile.*must be mean or one of 0\.1, 0\.5, 0\.9"):
             parse_policy("p.yaml", doc)
 
 
