@@ -2,7 +2,8 @@
 error costs.
 
 Usage: `WATTBIT_SHARED_DATA=../shared/data python benchmarks/decision_quality.py
-[--scenario matsue-vs-shiroi-2023] [--forecasts model,perfect] [--days 30] [--risk 0.9]`
+[--scenario matsue-vs-shiroi-2023] [--forecasts model,perfect] [--start TIME] [--days 30]
+[--risk 0.9]`
 
 For each forecast model it simulates the scenario (asap, lwa, greedy, milp, oracle) and
 prints per policy: kg-CO2 (location), its share of the oracle's saving against asap, and
@@ -47,16 +48,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="matsue-vs-shiroi-2023")
     ap.add_argument("--forecasts", default="model,perfect")
+    ap.add_argument("--start", default=None,
+                    help="simulate from this time (ISO 8601 with offset) instead of the "
+                         "scenario's start, e.g. 2023-10-01T00:00:00+09:00")
     ap.add_argument("--days", type=int, default=30, help="simulated days from the start")
     ap.add_argument("--risk", type=float, default=None,
                     help="also run milp planning on this forecast quantile (0.1 or 0.9)")
     args = ap.parse_args()
     console = Console(width=140)
-    base = load_scenario(args.scenario)
-    end = min(base.end, base.start + pd.Timedelta(days=args.days))
+    if args.start is None:
+        base = load_scenario(args.scenario)
+        end = min(base.end, base.start + pd.Timedelta(days=args.days))
+        period = {"end": end.isoformat()}
+    else:
+        end = pd.Timestamp(args.start) + pd.Timedelta(days=args.days)
+        period = {"start": args.start, "end": end.isoformat()}
+        base = load_scenario(args.scenario, period)
     results = {}
     for model in args.forecasts.split(","):
-        sc = load_scenario(args.scenario, {"forecast.model": model, "end": end.isoformat()})
+        sc = load_scenario(args.scenario, {"forecast.model": model, **period})
         res = simulate(sc)
         results[model] = shares(res.summary)
         if args.risk is not None:
@@ -68,7 +78,7 @@ def main() -> None:
         for note in res.scenario.get("notes", []):
             console.print(f"[dim]{model}: {note}[/dim]")
     perfect = results.get("perfect")
-    table = Table(title=f"decision quality: {args.scenario}, {base.start.date()} + "
+    table = Table(title=f"decision quality: {args.scenario}, {base.start.isoformat()} + "
                         f"{(end - base.start).days} days")
     for col in ("forecast", "policy", "kg CO2", "share of oracle saving",
                 "share of oracle curtailment", "misses", "saving lost to forecast error"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 
@@ -13,4 +14,5 @@ class InputError(ValueError):
         self.field = field
         self.value = value
         self.problem = problem
-        super().__init__(f"{source}: {field}={value!r}: {problem}")
+        shown = value.isoformat() if isinstance(value, date) else repr(value)
+        super().__init__(f"{source}: {field}={shown}: {problem}")

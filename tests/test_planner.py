@@ -320,3 +320,22 @@ def test_a_deferred_job_is_worth_its_cheapest_hours_of_an_average_day() -> None:
     g_per_kg = 1000.0
     np.testing.assert_allclose(p.unplaced_points, [kwh[0] * best_two / g_per_kg,
                                                    kwh[1] * sum(avg) / 24 / g_per_kg])
+
+
+def test_a_deferred_job_counts_the_zero_carbon_energy_a_later_day_offers() -> None:
+    """Curtailment that covers half a site's energy at its cap (50 MW × 0.001 of 100 kW)
+    at noon on both days: deferring a one-hour job is worth noon's cost less half its
+    zero-carbon credit, not noon's carbon alone (the MILP would count that credit when it
+    places the job there, so a value without it made waiting look dearer than it is)."""
+    from tests.helpers import forecast, job, site
+
+    curtailment = ([0.0] * 12 + [50.0] + [0.0] * 11) * 2
+    fleet = [site("A", "ra", home=True, pue=1.25, cap_kw=100.0, share=0.001)]
+    fcs = {"ra": forecast("ra", [400.0] * 48, curtailment)}
+    policy = load_policy("min-carbon")
+    p = build_problem(fleet, [job("one", 1, 1, 0, 100)], fcs, policy)
+    assert p.deferrable.all()
+    cost = policy.carbon_weight_per_kg * 400.0 / 1000.0
+    credit = cost + policy.curtailment_reward_per_kwh
+    it_kwh = 1.0
+    np.testing.assert_allclose(p.unplaced_points, [it_kwh * 1.25 * (cost - 0.5 * credit)])

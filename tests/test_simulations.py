@@ -4,6 +4,7 @@ policy order under perfect forecasts, determinism, no forecast leakage, reports,
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -246,7 +247,9 @@ def test_cli_writes_reports(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("change", "field"), [
     ({"forecast": {"model": "crystal-ball"}}, "forecast.model='crystal-ball'"),
-    ({"end": "2026-04-01T00:00:00+09:00"}, "end="),
+    ({"end": "2026-04-01T00:00:00+09:00"}, "end='2026-04-01T00:00:00+09:00': must be after"),
+    ({"end": datetime(2026, 4, 1, tzinfo=timezone(timedelta(hours=9)))},
+     "end=2026-04-01T00:00:00+09:00: must be after"),
     ({"start": "2026-04-06T00:00:00"}, "start="),
     ({"grid": {"jp-tokyo": {"source": "synthetic"}}}, "grid='jp-chugoku'"),
     ({"grid": {**SMALL["grid"], "jp-tokyo": {"source": "sat"}}}, "grid.jp-tokyo.source='sat'"),

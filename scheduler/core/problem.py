@@ -96,8 +96,9 @@ class Problem:
     unplaced_points: np.ndarray
     """Points for leaving the job out of this plan: above any lateness for a job due inside
     the horizon; for a deferrable one its energy at the cost of its cheapest window in the
-    horizon's average day at its best site (`_deferral_points`: it is left for a later plan
-    only when no window here is better than such a day offers)."""
+    horizon's average day at its best site, zero-carbon energy counted (`_deferral_points`:
+    it is left for a later plan only when no window here is better than such a day
+    offers)."""
     deferrable: np.ndarray
     """The job cannot be due inside the horizon (deadline after its end; for work longer
     than the horizon, latest start after its end): left out, it is deferred to a later
@@ -216,6 +217,15 @@ class Problem:
         """(S, T) objective points saved per facility kWh counted zero-carbon (computed
         once; read-only)."""
         return self._per_kwh[1]
+
+    def deferral_cost_per_it_kwh(self) -> np.ndarray:
+        """(S, T) objective points per IT kWh that deferred work is valued at: the cost per
+        facility kWh less the zero-carbon credit on the share of a full site's energy (at its
+        facility cap) that the slot's zero-carbon energy covers, times the PUE."""
+        full_kwh = self.facility_cap_kw * self.slot_h
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.clip(np.nan_to_num(self.zero_carbon_cap_kwh / full_kwh), 0.0, 1.0)
+        return (self.cost_per_kwh() - share * self.credit_per_zero_kwh()) * self.pue
 
     @functools.cached_property
     def _per_kwh(self) -> tuple[np.ndarray, np.ndarray]:
@@ -392,18 +402,18 @@ def _limit_arrays(limits: Sequence[PowerLimit], sites: Sequence[Site], grid: pd.
     return cap, low
 
 
-def _deferral_points(cost_per_kwh: np.ndarray, pue: np.ndarray, allowed: np.ndarray,
+def _deferral_points(per_it_kwh: np.ndarray, allowed: np.ndarray,
                      it_kwh: np.ndarray, dur_slots: np.ndarray, slots_per_day: int
                      ) -> np.ndarray:
     """Points of deferring each job: its energy `it_kwh` (J,) at the cost per IT kWh of the
     cheapest window of its `dur_slots` (at most a day) in the horizon's average day, at its
-    cheapest allowed site (`cost_per_kwh` per facility kWh, S × T) — what a later plan that
-    sees another day like these could place it at. (The horizon's plain average, the value
+    cheapest allowed site (`per_it_kwh`, S × T, `Problem.deferral_cost_per_it_kwh`: zero-
+    carbon energy, such as absorbed curtailment, counts) — what a later plan that sees
+    another day like these could place it at. (The horizon's plain average, the value
     before, made waiting look dearer than it is wherever the signal has a daily cycle: a
     later plan picks that day's clean hours, not its average. Measured on the built-in
     scenario and on April 2023, `benchmarks/decision_quality.py`.) A horizon shorter than a
     day has no average day: its average stands."""
-    per_it_kwh = cost_per_kwh * pue  # S × T
     n_sites, n_slots = per_it_kwh.shape
     if n_slots < slots_per_day:
         site_cost = np.repeat(per_it_kwh.mean(axis=1)[None, :], len(it_kwh), axis=0)
@@ -550,7 +560,7 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
         forecast_stale=any(fc.stale for fc in fcs),
         battery=site_batteries(sites, battery_soc_kwh),
     )
-    deferral = _deferral_points(p.cost_per_kwh(), pue, allowed, it_kw * dur * slot_h, dur,
-                                round(24 / slot_h))
+    deferral = _deferral_points(p.deferral_cost_per_it_kwh(), allowed, it_kw * dur * slot_h,
+                                dur, round(24 / slot_h))
     return dataclasses.replace(p, unplaced_points=np.where(
         deferrable, deferral, policy.lateness_penalty_per_h * T * slot_h))
