@@ -333,9 +333,10 @@ def test_a_deferred_job_counts_the_zero_carbon_energy_a_later_day_offers() -> No
     fleet = [site("A", "ra", home=True, pue=1.25, cap_kw=100.0, share=0.001)]
     fcs = {"ra": forecast("ra", [400.0] * 48, curtailment)}
     policy = load_policy("min-carbon")
-    p = build_problem(fleet, [job("one", 1, 1, 0, 100)], fcs, policy)
+    one = job("one", 1, 1, 0, 100)
+    p = build_problem(fleet, [one], fcs, policy)
     assert p.deferrable.all()
     cost = policy.carbon_weight_per_kg * 400.0 / 1000.0
     credit = cost + policy.curtailment_reward_per_kwh
-    it_kwh = 1.0
+    it_kwh = one.gpus * one.kw_per_gpu * one.duration_h
     np.testing.assert_allclose(p.unplaced_points, [it_kwh * 1.25 * (cost - 0.5 * credit)])
