@@ -2,8 +2,8 @@
 error costs.
 
 Usage: `WATTBIT_SHARED_DATA=../shared/data python benchmarks/decision_quality.py
-[--scenario matsue-vs-shiroi-2023] [--forecasts model,perfect] [--start TIME] [--days 30]
-[--risk 0.9]`
+[--scenario matsue-vs-shiroi-2023] [--forecasts model,perfect] [--start TIME[,TIME…]]
+[--days 30] [--risk 0.9]`
 
 For each forecast model it simulates the scenario (asap, lwa, greedy, milp, oracle) and
 prints per policy: kg-CO2 (location), its share of the oracle's saving against asap, and
@@ -19,12 +19,14 @@ same asap and oracle (issue 13: does planning under uncertainty help?).
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from inputs.errors import InputError
 from simulations.engine import simulate
 from simulations.scenario import load_scenario
 
@@ -44,25 +46,16 @@ def shares(summary: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.D
     })
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scenario", default="matsue-vs-shiroi-2023")
-    ap.add_argument("--forecasts", default="model,perfect")
-    ap.add_argument("--start", default=None,
-                    help="simulate from this time (ISO 8601 with offset) instead of the "
-                         "scenario's start, e.g. 2023-10-01T00:00:00+09:00")
-    ap.add_argument("--days", type=int, default=30, help="simulated days from the start")
-    ap.add_argument("--risk", type=float, default=None,
-                    help="also run milp planning on this forecast quantile (0.1 or 0.9)")
-    args = ap.parse_args()
-    console = Console(width=140)
-    if args.start is None:
+def period_table(args: argparse.Namespace, start: str | None, console: Console) -> Table:
+    """Simulate the scenario from `start` (None: its own start) for `args.days` days with
+    each forecast model; the table of every policy's shares."""
+    if start is None:
         base = load_scenario(args.scenario)
         end = min(base.end, base.start + pd.Timedelta(days=args.days))
         period = {"end": end.isoformat()}
     else:
-        end = pd.Timestamp(args.start) + pd.Timedelta(days=args.days)
-        period = {"start": args.start, "end": end.isoformat()}
+        end = pd.Timestamp(start) + pd.Timedelta(days=args.days)
+        period = {"start": start, "end": end.isoformat()}
         base = load_scenario(args.scenario, period)
     results = {}
     for model in args.forecasts.split(","):
@@ -90,7 +83,27 @@ def main() -> None:
                 lost = f"{perfect.saving[policy] - row.saving:.1%}"
             table.add_row(model, str(policy), f"{row.kg:,.1f}", f"{row.saving:.1%}",
                           f"{row.curtailment:.1%}", str(int(row.misses)), lost)
-    console.print(table)
+    return table
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default="matsue-vs-shiroi-2023")
+    ap.add_argument("--forecasts", default="model,perfect")
+    ap.add_argument("--start", default=None,
+                    help="simulate from these times (ISO 8601 with offset, comma-separated) "
+                         "instead of the scenario's start, e.g. 2023-10-01T00:00:00+09:00")
+    ap.add_argument("--days", type=int, default=30, help="simulated days from each start")
+    ap.add_argument("--risk", type=float, default=None,
+                    help="also run milp planning on this forecast quantile (0.1 or 0.9)")
+    args = ap.parse_args()
+    console = Console(width=140)
+    for start in [None] if args.start is None else args.start.split(","):
+        try:
+            console.print(period_table(args, start, console))
+        except InputError as err:
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
