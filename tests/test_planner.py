@@ -340,3 +340,30 @@ def test_a_deferred_job_counts_the_zero_carbon_energy_a_later_day_offers() -> No
     credit = cost + policy.curtailment_reward_per_kwh
     it_kwh = one.gpus * one.kw_per_gpu * one.duration_h
     np.testing.assert_allclose(p.unplaced_points, [it_kwh * 1.25 * (cost - 0.5 * credit)])
+
+
+def test_gaps_are_measured_above_the_points_no_plan_can_avoid() -> None:
+    """A job that cannot meet its deadline (4 h of work due 2 h after its release) costs
+    2 h of lateness in every plan: 20,000 points at 10,000 per hour. A plan that runs a
+    one-hour job at 500 g/kWh instead of in the 50 g/kWh hour emits 18 % more than the best
+    (the late job's own emissions included), and its gap must say so: measured on the whole
+    objective it read 0.002 %, and plans (the simulator's oracle among them) stopped at
+    their 0.5 % gap far from the best emissions."""
+    from scheduler.core.outcome import Outcome
+    from scheduler.core.solve import Method
+    from tests.helpers import forecast, job, site
+
+    carbon = [500.0] * 8 + [50.0] + [500.0] * 3
+    fleet = [site("A", "ra", home=True, pue=1.0, gpus=8)]
+    jobs = [job("late", 1, 4, 0, 2), job("free", 1, 1, 0, 12)]
+    p = build_problem(fleet, jobs, {"ra": forecast("ra", carbon)}, load_policy("min-carbon"))
+    assert p.unavoidable_points() == 2 * p.late_points_per_slot
+    best = solve(p, Method.MILP, time_limit_s=10)
+    assert best.floor == p.unavoidable_points()
+    worse = best.schedule.copy()
+    worse.run[1] = False
+    worse.run[1, 0] = True
+    ev = evaluate(p, worse)
+    out = Outcome(worse, ev, "test", (), best.status, best.bound, 0.0, 0.0, None, best.floor)
+    np.testing.assert_allclose(out.gap, (ev.objective - best.bound) / (ev.objective - best.floor))
+    assert out.gap > 0.15 and (ev.objective - best.bound) / ev.objective < 1e-4

@@ -31,6 +31,8 @@ class Outcome:
     prices: Prices | None = None
     """The capacity rows' prices the bound was found at (large instances), which start the
     next re-plan's column generation warm."""
+    floor: float = 0.0
+    """Points every plan pays (`Problem.unavoidable_points`): the gap is measured above them."""
 
     @property
     def method(self) -> str:
@@ -43,8 +45,8 @@ class Outcome:
 
     @property
     def gap(self) -> float:
-        """(objective − bound) / |objective|; inf without a bound."""
-        return relative_gap(self.objective, self.bound)
+        """(objective − bound) / |objective − floor|; inf without a bound."""
+        return relative_gap(self.objective - self.floor, self.bound - self.floor)
 
 
 def relative_gap(objective: float, bound: float) -> float:

@@ -242,6 +242,17 @@ class Problem:
         """Points per slot a job finishes after its deadline."""
         return self.policy.lateness_penalty_per_h * self.slot_h
 
+    def unavoidable_points(self) -> float:
+        """Points every plan pays: jobs that fit no site left out, and the lateness of each
+        job due in the horizon were it to run from its release (or fixed start) without a
+        pause. Gaps are measured on the points above them, so a plan whose objective is
+        mostly lateness no plan can avoid is not called near-optimal for its emissions."""
+        start = np.where(self.fixed_site != NOT_FIXED, self.fixed_start,
+                         np.maximum(self.release_slot, 0))
+        late = np.where(self.deferrable, 0.0,
+                        self.lateness_points(start + self.dur_slots, np.arange(len(self.jobs))))
+        return float(np.where(self.unplaceable, self.unplaced_points, late).sum())
+
     def lateness_points(self, end_slot: np.ndarray, j: int | np.ndarray) -> np.ndarray:
         """Points for finishing at `end_slot` (exclusive) given the job's deadline slot."""
         return self.late_points_per_slot * np.maximum(0, end_slot - self.deadline_slot[j])

@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
@@ -168,9 +168,10 @@ class _Plans:
     def __init__(self, p: Problem, budget: _Budget, offset: float = 0.0) -> None:
         self.p = p
         self.budget = budget
-        self.offset = offset
-        """Points of the work laid down outside `p` (a residual problem): gaps are relative
-        to the whole plan's objective, as the caller's MIP gap means."""
+        self.offset = offset - p.unavoidable_points()
+        """Points of the work laid down outside `p` (a residual problem), less the points
+        every plan of `p` pays (`Problem.unavoidable_points`): gaps are relative to the whole
+        plan's objective above those, as the caller's MIP gap means."""
         self.split = full_model_nnz(p) <= FULL_MODEL_MAX_NNZ
         """Fill with runs in pieces too (instances small enough for the full model)."""
         self.found: list[tuple[str, tuple[str, ...], Schedule, Evaluation]] = []
@@ -270,7 +271,8 @@ def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.
     running = p.continue_site != NOT_FIXED
     bound_here = (p.fixed_site != NOT_FIXED) | (running & ~(exact & p.checkpointable))
     if not bound_here.any():
-        return _solve_free(p, method, budget, mip_gap, builder, incumbent, prices)
+        return replace(_solve_free(p, method, budget, mip_gap, builder, incumbent, prices),
+                       floor=p.unavoidable_points())
     # lay the bound jobs down, plan the others in the room they leave
     base = Schedule.empty(p)
     for j in np.flatnonzero(bound_here):
@@ -289,7 +291,7 @@ def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.
     # the whole's objective is the bound jobs' points plus the rest's, exactly
     bound = out.bound + (ev.objective - out.objective)
     return Outcome(sched, ev, out.source, out.steps, out.status, bound, out.build_seconds,
-                   out.solve_seconds, out.prices)
+                   out.solve_seconds, out.prices, p.unavoidable_points())
 
 
 def _solve_free(p: Problem, method: Method, budget: _Budget, mip_gap: float,
