@@ -230,6 +230,11 @@ class _Plans:
         objective = self.best()[3].objective
         return objective - mip_gap * self.whole(objective)
 
+    def solver_gap(self, mip_gap: float, objective: float) -> float:
+        """The relative gap to hand a solver whose objective is this part's, `objective` for
+        its best plan: `mip_gap` of the whole plan's objective above the unavoidable points."""
+        return mip_gap * self.whole(objective) / max(1.0, abs(objective))
+
     def whole(self, objective: float) -> float:
         """|Objective of the whole plan| for a plan of `objective` here (at least 1)."""
         return max(1.0, abs(objective + self.offset))
@@ -309,9 +314,11 @@ def _solve_free(p: Problem, method: Method, budget: _Budget, mip_gap: float,
         sched = greedy(p)
         return Outcome(sched, evaluate(p, sched), "greedy", (), SolveStatus.FEASIBLE,
                        -np.inf, 0.0, time.perf_counter() - t0)
-    if builder is Builder.PYOMO:
-        return solve_pyomo(p, greedy(p), time_limit_s=budget.left(), mip_gap=mip_gap, t0=t0)
     plans = _Plans(p, budget, offset)
+    if builder is Builder.PYOMO:
+        start = greedy(p)
+        return solve_pyomo(p, start, time_limit_s=budget.left(), t0=t0,
+                           mip_gap=plans.solver_gap(mip_gap, evaluate(p, start).objective))
     if incumbent is not None:
         plans.add_previous(plans.fill(still_feasible(p, incumbent)))
     plans.add("milp:greedy", plans.fill())
@@ -360,9 +367,8 @@ def full_model_nnz(p: Problem) -> int:
 def _mip_stage(p: Problem, fm: FastModel, plans: _Plans, left: float, mip_gap: float,
                source: str) -> tuple[SolveStatus, float]:
     """Solve the (full or restricted) MILP from the best plan; add its plan."""
-    best = plans.best()[3].objective  # HiGHS' gap is relative to this part's objective
     mip = run_highs(fm.matrix, time_limit_s=left,
-                    mip_rel_gap=mip_gap * plans.whole(best) / max(1.0, abs(best)),
+                    mip_rel_gap=plans.solver_gap(mip_gap, plans.best()[3].objective),
                     start=schedule_vector(p, fm, plans.best()[2]),
                     max_nodes=plans.budget.max_nodes)
     if mip.x is not None:
