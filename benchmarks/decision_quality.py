@@ -54,7 +54,10 @@ def period_table(args: argparse.Namespace, start: str | None, console: Console) 
         end = min(base.end, base.start + pd.Timedelta(days=args.days))
         period = {"end": end.isoformat()}
     else:
-        end = pd.Timestamp(start) + pd.Timedelta(days=args.days)
+        try:
+            end = pd.Timestamp(start) + pd.Timedelta(days=args.days)
+        except ValueError:
+            raise InputError("--start", "start", start, "not an ISO 8601 time") from None
         period = {"start": start, "end": end.isoformat()}
         base = load_scenario(args.scenario, period)
     results = {}
