@@ -29,6 +29,9 @@ class Forecast:
     """Average (location-based) carbon intensity, gCO2/kWh."""
     curtailment_mw: np.ndarray
     """Renewable output curtailed in the region, MW (slot average)."""
+    curtailment_probability: np.ndarray | None = None
+    """Probability (0–1) that the slot curtails at all, where `curtailment_mw` is then the
+    amount it curtails; None: `curtailment_mw` is the amount for certain (a single reading)."""
     marginal_gco2_per_kwh: np.ndarray | None = None
     """Marginal carbon intensity, gCO2/kWh, where known."""
     price_jpy_per_kwh: np.ndarray | None = None
@@ -48,8 +51,8 @@ class Forecast:
         if str(idx.tz) != "UTC":
             object.__setattr__(self, "slot_starts", idx.tz_convert(UTC))
         n = len(idx)
-        for name in ("carbon_gco2_per_kwh", "curtailment_mw", "marginal_gco2_per_kwh",
-                     "price_jpy_per_kwh", "temperature_c"):
+        for name in ("carbon_gco2_per_kwh", "curtailment_mw", "curtailment_probability",
+                     "marginal_gco2_per_kwh", "price_jpy_per_kwh", "temperature_c"):
             arr = getattr(self, name)
             if arr is None:
                 continue
@@ -104,18 +107,36 @@ distribution's mean from those quantiles."""
 
 def expected_value(fc: Forecast) -> Forecast:
     """`fc` as a risk-neutral planner reads it: each signal at its expected value, estimated
-    from p10, p50 (the point value) and p90 by Swanson's rule. For curtailment, whose median
-    is 0 wherever a slot is more likely quiet than curtailed, that is P·amount rather than
-    nothing. Signals without both quantiles keep their point values."""
+    from p10, p50 (the point value) and p90 by Swanson's rule — the three quantiles standing
+    for a distribution that takes each with probability 0.3, 0.4 and 0.3. Curtailment is read
+    as that distribution's chance of curtailing at all (`curtailment_probability`) and its
+    mean amount when it does: the zero-carbon energy a site can count is min(its load,
+    curtailment), whose expectation is not min(load, expected curtailment) — that would
+    count a slot curtailing with probability 0.3 as zero-carbon for certain, up to 0.3 of
+    the amount. Signals without both quantiles keep their point values."""
+
+    def have(name: str) -> bool:
+        return {f"{name}_p10", f"{name}_p90"} <= fc.quantiles.keys()
+
+    def points(name: str, point: np.ndarray) -> list[np.ndarray]:
+        """p10, the point value (p50) and p90 (the point value where one is missing)."""
+        return [np.asarray(_at(fc, name, 0.1, point), dtype=float),
+                np.asarray(point, dtype=float), np.asarray(_at(fc, name, 0.9, point), dtype=float)]
 
     def mean(name: str, point: np.ndarray | None) -> np.ndarray | None:
-        if point is None or not {f"{name}_p10", f"{name}_p90"} <= fc.quantiles.keys():
+        if point is None or not have(name):
             return point
-        w10, w50, w90 = SWANSON_WEIGHTS
-        return (w10 * _at(fc, name, 0.1, point) + w50 * np.asarray(point, dtype=float)
-                + w90 * _at(fc, name, 0.9, point))
+        return sum(w * v for w, v in zip(SWANSON_WEIGHTS, points(name, point), strict=True))
 
+    curtailment, probability = fc.curtailment_mw, fc.curtailment_probability
+    if have("curtailment_mw"):
+        values = points("curtailment_mw", fc.curtailment_mw)
+        expected = mean("curtailment_mw", fc.curtailment_mw)
+        chance = sum(w * (v > 0) for w, v in zip(SWANSON_WEIGHTS, values, strict=True))
+        probability = np.where(np.isnan(expected), np.nan, chance)  # unknown stays unknown
+        with np.errstate(divide="ignore", invalid="ignore"):
+            curtailment = np.where(probability > 0, expected / probability, expected * 0.0)
     return replace(fc, carbon_gco2_per_kwh=mean("carbon_gco2_per_kwh", fc.carbon_gco2_per_kwh),
                    marginal_gco2_per_kwh=mean("marginal_gco2_per_kwh",
                                               fc.marginal_gco2_per_kwh),
-                   curtailment_mw=mean("curtailment_mw", fc.curtailment_mw))
+                   curtailment_mw=curtailment, curtailment_probability=probability)

@@ -50,7 +50,15 @@ def test_the_expected_value_weighs_p10_p50_p90_by_swansons_rule() -> None:
     mean = expected_value(replace(fc, curtailment_mw=np.array([0.0, 50.0, 0.0, np.nan])))
     np.testing.assert_allclose(mean.carbon_gco2_per_kwh, [300.0, 306.0, 0.3 * 220 + 0.7 * 300,
                                                           315.0])
-    np.testing.assert_allclose(mean.curtailment_mw, [27.0, 50.0, 0.3, np.nan])
+    # curtailment: the chance it curtails at all, and the mean amount when it does
+    np.testing.assert_allclose(mean.curtailment_probability, [0.3, 1.0, 0.3, np.nan])
+    np.testing.assert_allclose(mean.curtailment_mw, [90.0, 50.0, 1.0, np.nan])
+    np.testing.assert_allclose(mean.curtailment_probability * mean.curtailment_mw,
+                               [27.0, 50.0, 0.3, np.nan])
+    quiet = expected_value(forecast(curtailment_mw_p10=np.zeros(4),
+                                    curtailment_mw_p90=np.zeros(4)))
+    np.testing.assert_allclose(quiet.curtailment_probability[:3], [0.4, 0.4, 0.0])
+    np.testing.assert_allclose(quiet.curtailment_mw[:3], [50.0, 50.0, 0.0])
     plain = expected_value(forecast(curtailment_mw_p90=np.ones(4)))
     np.testing.assert_array_equal(plain.curtailment_mw, forecast().curtailment_mw)
     np.testing.assert_array_equal(plain.carbon_gco2_per_kwh, forecast().carbon_gco2_per_kwh)
@@ -96,3 +104,37 @@ def test_the_planner_plans_on_the_quantile() -> None:
         planner = Planner(sites, Policy(risk_quantile=q), PlanConfig(deterministic=True))
         chosen[q] = planner.replan(start, [job], fcs).job("j").site
     assert chosen == {0.5: "matsue", 0.9: "shiroi", None: "shiroi"}
+
+
+def test_a_site_that_may_curtail_counts_the_zero_carbon_energy_to_expect() -> None:
+    """Matsue's grid is dirtier (600 against 400 gCO2/kWh) unless Chugoku curtails, and
+    its share of the curtailment if it does (100 kW) would cover the job 27 times over.
+    Curtailing with chance 0.3 (only the p90 is above 0), the job's energy there is
+    zero-carbon with chance 0.3 — 420 gCO2/kWh to expect, so the job stays at Shiroi.
+    Reading the expected curtailment (30 MW: 30 kW for Matsue) as certain made all of its
+    energy zero-carbon and sent it to Matsue. With chance 0.7 (the median curtails too) it
+    expects 180 gCO2/kWh at Matsue and goes."""
+    from datetime import UTC, datetime
+
+    from policies.job import Job
+    from policies.policy import Policy
+    from policies.site import PueModel, Site
+    from scheduler.core.planner import PlanConfig, Planner
+
+    idx = pd.date_range("2026-05-01T00:00:00Z", periods=8, freq="30min")
+    n = len(idx)
+    sites = [Site("matsue", "chugoku", gpus=8, power_cap_kw=50, pue=PueModel(1.3),
+                  curtailment_share=0.001),
+             Site("shiroi", "tokyo", gpus=8, power_cap_kw=50, pue=PueModel(1.3), home=True)]
+    start = datetime(2026, 5, 1, tzinfo=UTC)
+    job = Job("j", 4, 0.7, 1.0, start, datetime(2026, 5, 1, 4, tzinfo=UTC))
+    chosen = {}
+    for median in (0.0, 100.0):
+        chugoku = Forecast("chugoku", idx, 30, np.full(n, 600.0), np.full(n, median),
+                           quantiles={"curtailment_mw_p10": np.zeros(n),
+                                      "curtailment_mw_p90": np.full(n, 100.0)})
+        fcs = {"chugoku": chugoku, "tokyo": Forecast("tokyo", idx, 30, np.full(n, 400.0),
+                                                     np.zeros(n))}
+        planner = Planner(sites, Policy(), PlanConfig(deterministic=True))
+        chosen[median] = planner.replan(start, [job], fcs).job("j").site
+    assert chosen == {0.0: "shiroi", 100.0: "matsue"}

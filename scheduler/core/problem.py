@@ -58,6 +58,10 @@ class Problem:
     """Intensity the objective uses (average or marginal, by policy)."""
     zero_carbon_cap_kwh: np.ndarray
     """curtailment_share × curtailment_mw × 1000 × slot_h: facility kWh counted zero-carbon."""
+    zero_carbon_chance: np.ndarray
+    """Probability (0–1) that the slot's zero-carbon energy is there (the forecast's
+    `curtailment_probability`; 1 for a single reading): the credit of a zero-carbon kWh is
+    weighted by it, so a plan counts the zero-carbon energy it expects."""
     price_jpy_per_kwh: np.ndarray
     facility_cap_kw: np.ndarray
     """Facility kW allowed: the power cap, or a lower `max_facility_kw` limit in the slot."""
@@ -232,7 +236,7 @@ class Problem:
         p = self.policy
         carbon = p.carbon_weight_per_kg * self.objective_gco2_per_kwh / 1000.0
         cost = carbon + p.cost_weight_per_jpy * self.price_jpy_per_kwh
-        credit = carbon + p.curtailment_reward_per_kwh
+        credit = (carbon + p.curtailment_reward_per_kwh) * self.zero_carbon_chance
         for a in (cost, credit):
             a.setflags(write=False)
         return cost, credit
@@ -486,8 +490,8 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
     grid = _horizon(jobs, fcs, slot_minutes, now_ts)
     T = len(grid)
     by_region = {fc.region: {n: _on_grid(fc, grid, n) for n in (
-        "carbon_gco2_per_kwh", "curtailment_mw", "marginal_gco2_per_kwh", "price_jpy_per_kwh",
-        "temperature_c")} for fc in fcs}
+        "carbon_gco2_per_kwh", "curtailment_mw", "curtailment_probability",
+        "marginal_gco2_per_kwh", "price_jpy_per_kwh", "temperature_c")} for fc in fcs}
 
     def per_site(name: str, default: float = 0.0) -> np.ndarray:
         out = np.full((len(sites), T), default)
@@ -558,6 +562,7 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
         sites=tuple(sites), jobs=tuple(jobs), policy=policy, slot_starts=grid, slot_h=slot_h,
         pue=pue, carbon_gco2_per_kwh=carbon, objective_gco2_per_kwh=objective_ci,
         zero_carbon_cap_kwh=share * per_site("curtailment_mw") * 1000.0 * slot_h,
+        zero_carbon_chance=per_site("curtailment_probability", 1.0),
         price_jpy_per_kwh=per_site("price_jpy_per_kwh"), facility_cap_kw=facility_cap,
         it_cap_kw=facility_cap / pue, min_facility_kwh=min_kw * slot_h,
         gpu_cap=np.repeat(site_gpus[:, None], T, axis=1).astype(float),

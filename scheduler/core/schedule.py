@@ -114,8 +114,9 @@ def site_loads(problem: Problem, sched: Schedule, jobs: np.ndarray | None = None
 def account(problem: Problem, it_kw: np.ndarray, net_kw: np.ndarray | None = None
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """IT kW (S, T) and battery charge − discharge kW (None: idle) → (facility kWh,
-    zero-carbon kWh, kg-CO2), each (S, T). (In a residual problem with work laid down at a
-    battery site, the zero-carbon part is what this problem's energy adds to the site's.)"""
+    zero-carbon kWh to expect (× `Problem.zero_carbon_chance`), kg-CO2), each (S, T). (In a
+    residual problem with work laid down at a battery site, the zero-carbon part is what this
+    problem's energy adds to the site's.)"""
     facility = it_kw * problem.pue * problem.slot_h
     if net_kw is not None:
         facility = facility + net_kw * problem.slot_h
@@ -124,6 +125,7 @@ def account(problem: Problem, it_kw: np.ndarray, net_kw: np.ndarray | None = Non
         base = problem.base_kw * problem.slot_h
         zero = (np.minimum(facility + base, problem.zero_carbon_cap_kwh)
                 - np.minimum(base, problem.zero_carbon_cap_kwh))
+    zero = zero * problem.zero_carbon_chance
     kg = (facility - zero) * problem.carbon_gco2_per_kwh / 1000.0
     return facility, zero, kg
 
