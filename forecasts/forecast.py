@@ -17,6 +17,11 @@ def slot_seconds(idx: pd.DatetimeIndex) -> np.ndarray:
     return np.diff(idx.to_numpy()).astype("timedelta64[s]").astype(np.int64)
 
 
+SERIES = ("carbon_gco2_per_kwh", "curtailment_mw", "curtailment_probability",
+          "marginal_gco2_per_kwh", "price_jpy_per_kwh", "temperature_c")
+"""The per-slot arrays of a `Forecast` (the optional ones may be None)."""
+
+
 @dataclass(frozen=True)
 class Forecast:
     """Grid signals for one region on a uniform slot grid (slot starts are tz-aware UTC)."""
@@ -51,8 +56,7 @@ class Forecast:
         if str(idx.tz) != "UTC":
             object.__setattr__(self, "slot_starts", idx.tz_convert(UTC))
         n = len(idx)
-        for name in ("carbon_gco2_per_kwh", "curtailment_mw", "curtailment_probability",
-                     "marginal_gco2_per_kwh", "price_jpy_per_kwh", "temperature_c"):
+        for name in SERIES:
             arr = getattr(self, name)
             if arr is None:
                 continue
@@ -74,6 +78,14 @@ class Forecast:
     def end(self) -> pd.Timestamp:
         """End of the last slot (UTC)."""
         return self.slot_starts[-1] + pd.Timedelta(minutes=self.slot_minutes)
+
+    def select(self, keep: np.ndarray) -> Forecast:
+        """The slots where the boolean mask `keep` is True, with every series and quantile."""
+        series = {n: np.asarray(getattr(self, n))[keep] for n in SERIES
+                  if getattr(self, n) is not None}
+        return replace(self, slot_starts=self.slot_starts[keep],
+                       quantiles={k: np.asarray(v)[keep] for k, v in self.quantiles.items()},
+                       **series)
 
 
 def _at(fc: Forecast, name: str, q: float, point: np.ndarray | None) -> np.ndarray | None:
@@ -97,7 +109,8 @@ def at_quantile(fc: Forecast, q: float) -> Forecast:
                    carbon_gco2_per_kwh=_at(fc, "carbon_gco2_per_kwh", q, fc.carbon_gco2_per_kwh),
                    marginal_gco2_per_kwh=_at(fc, "marginal_gco2_per_kwh", q,
                                              fc.marginal_gco2_per_kwh),
-                   curtailment_mw=_at(fc, "curtailment_mw", 1.0 - q, fc.curtailment_mw))
+                   curtailment_mw=_at(fc, "curtailment_mw", 1.0 - q, fc.curtailment_mw),
+                   curtailment_probability=None)  # the quantile, read as certain
 
 
 SWANSON_WEIGHTS = (0.3, 0.4, 0.3)

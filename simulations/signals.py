@@ -16,7 +16,7 @@ import pandas as pd
 
 from forecasts.carbon.signals import signals_from_tidy
 from forecasts.csv_file import read_forecast_csv
-from forecasts.forecast import Forecast
+from forecasts.forecast import SERIES, Forecast
 from forecasts.sources.electricitymaps_csv import read_electricitymaps_csv
 from forecasts.sources.jp_tso.parse import parse_area_files
 from forecasts.synthetic.areas import area_params
@@ -24,8 +24,6 @@ from forecasts.synthetic.grid import synthetic_area
 from inputs.errors import InputError
 from simulations.scenario import GridSpec, Scenario
 
-SERIES = ("carbon_gco2_per_kwh", "curtailment_mw", "marginal_gco2_per_kwh", "price_jpy_per_kwh",
-          "temperature_c")
 SEASONAL_DAYS = 8
 """History always kept before `start` (seasonal-naive looks back up to a week)."""
 
@@ -117,10 +115,7 @@ def on_slots(fc: Forecast, minutes: int) -> Forecast:
 
 def window(fc: Forecast, first: pd.Timestamp, until: pd.Timestamp) -> Forecast:
     """The slots of `fc` starting in [first, until)."""
-    keep = (fc.slot_starts >= first) & (fc.slot_starts < until)
-    series = {n: getattr(fc, n)[keep] for n in SERIES if getattr(fc, n) is not None}
-    quantiles = {k: v[keep] for k, v in fc.quantiles.items()}
-    return replace(fc, slot_starts=fc.slot_starts[keep], quantiles=quantiles, **series)
+    return fc.select((fc.slot_starts >= first) & (fc.slot_starts < until))
 
 
 def for_planner(fc: Forecast) -> Forecast:

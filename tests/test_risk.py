@@ -33,6 +33,9 @@ def test_carbon_at_q_and_curtailment_at_one_minus_q() -> None:
     hopeful = at_quantile(fc, 0.1)
     np.testing.assert_array_equal(hopeful.carbon_gco2_per_kwh, [200.0, 210.0, 220.0, 230.0])
     np.testing.assert_array_equal(hopeful.curtailment_mw, [90.0, 80.0, 1.0, 7.0])
+    # a quantile is read as certain, whatever chance the forecast gave its amount
+    assert at_quantile(replace(fc, curtailment_probability=np.full(4, 0.3)),
+                       0.1).curtailment_probability is None
     # no quantiles: the point values stand (NaN curtailment stays unknown)
     plain = at_quantile(forecast(), 0.9)
     np.testing.assert_array_equal(plain.carbon_gco2_per_kwh, fc.carbon_gco2_per_kwh)
@@ -62,6 +65,18 @@ def test_the_expected_value_weighs_p10_p50_p90_by_swansons_rule() -> None:
     plain = expected_value(forecast(curtailment_mw_p90=np.ones(4)))
     np.testing.assert_array_equal(plain.curtailment_mw, forecast().curtailment_mw)
     np.testing.assert_array_equal(plain.carbon_gco2_per_kwh, forecast().carbon_gco2_per_kwh)
+
+
+def test_selecting_slots_keeps_the_chance_with_its_amount() -> None:
+    """`Forecast.select` (the simulator's windows, the providers' clipping) cuts every
+    series, the chance of curtailing among them, and the quantiles alike."""
+    fc = expected_value(forecast(curtailment_mw_p10=np.zeros(4),
+                                 curtailment_mw_p90=np.array([90.0, 80.0, 1.0, 7.0])))
+    part = fc.select(np.array([False, True, True, False]))
+    assert list(part.slot_starts) == list(IDX[1:3])
+    np.testing.assert_allclose(part.curtailment_probability, fc.curtailment_probability[1:3])
+    np.testing.assert_allclose(part.curtailment_mw, fc.curtailment_mw[1:3])
+    np.testing.assert_allclose(part.quantiles["curtailment_mw_p90"], [80.0, 1.0])
 
 
 @pytest.mark.parametrize(("value", "ok"), [(0.5, True), (0.9, True), (0.1, True),

@@ -11,7 +11,6 @@ Resampling onto the forecast's slot grid (15, 30 or 60 min) is written once here
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -146,20 +145,7 @@ def clip(fc: Forecast, start: datetime | None, end: datetime | None) -> Forecast
                          f"no slot of {fc.region} overlaps it ({idx[0]} – {fc.end})")
     if keep.all():
         return fc
-
-    def cut(arr: np.ndarray | None) -> np.ndarray | None:
-        return None if arr is None else np.asarray(arr)[keep]
-
-    return dataclasses.replace(
-        fc,
-        slot_starts=idx[keep],
-        carbon_gco2_per_kwh=np.asarray(fc.carbon_gco2_per_kwh)[keep],
-        curtailment_mw=np.asarray(fc.curtailment_mw)[keep],
-        marginal_gco2_per_kwh=cut(fc.marginal_gco2_per_kwh),
-        price_jpy_per_kwh=cut(fc.price_jpy_per_kwh),
-        temperature_c=cut(fc.temperature_c),
-        quantiles={k: np.asarray(v)[keep] for k, v in fc.quantiles.items()},
-    )
+    return fc.select(keep)
 
 
 def iso_z(when: datetime) -> str:

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from forecasts.forecast import Forecast
+from forecasts.forecast import SERIES, Forecast
 from forecasts.providers import Provider
 from forecasts.providers._common import clip
 from forecasts.providers.http import ProviderError
@@ -48,8 +48,6 @@ from inputs.errors import InputError
 log = logging.getLogger(__name__)
 
 BAND_SIGNALS = ("carbon_gco2_per_kwh", "curtailment_mw", "price_jpy_per_kwh")
-ARRAY_FIELDS = ("carbon_gco2_per_kwh", "curtailment_mw", "marginal_gco2_per_kwh",
-                "price_jpy_per_kwh", "temperature_c")
 CACHE_FORMAT = 1
 
 
@@ -98,7 +96,7 @@ def forecast_to_json(fc: Forecast, fetched_at: datetime) -> dict[str, Any]:
         "region": fc.region,
         "slot_minutes": fc.slot_minutes,
         "slot_starts": [t.isoformat() for t in fc.slot_starts],
-        **{name: arr(getattr(fc, name)) for name in ARRAY_FIELDS},
+        **{name: arr(getattr(fc, name)) for name in SERIES},
         "quantiles": {k: arr(np.asarray(v, dtype=float)) for k, v in fc.quantiles.items()},
         "issued_at": None if fc.issued_at is None else fc.issued_at.isoformat(),
         "source": fc.source,
@@ -123,6 +121,7 @@ def forecast_from_json(doc: dict[str, Any]) -> tuple[Forecast, datetime]:
         slot_minutes=int(doc["slot_minutes"]),
         carbon_gco2_per_kwh=arr(doc["carbon_gco2_per_kwh"]),
         curtailment_mw=arr(doc["curtailment_mw"]),
+        curtailment_probability=opt(doc.get("curtailment_probability")),
         marginal_gco2_per_kwh=opt(doc.get("marginal_gco2_per_kwh")),
         price_jpy_per_kwh=opt(doc.get("price_jpy_per_kwh")),
         temperature_c=opt(doc.get("temperature_c")),
