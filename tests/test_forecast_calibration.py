@@ -32,12 +32,14 @@ def carbon_profile(hours: np.ndarray) -> np.ndarray:
     return 60.0 * np.cos(2 * np.pi * (hours - 13) / 24)
 
 
-def synthetic_history(days: int, seed: int, level: np.ndarray | None = None) -> pd.DataFrame:
-    """A tidy hourly Kyushu history with known curtailment and carbon distributions."""
+def synthetic_history(days: int, seed: int, level: np.ndarray | None = None,
+                      event_scale: np.ndarray | float = 1.0) -> pd.DataFrame:
+    """A tidy hourly Kyushu history with known curtailment and carbon distributions (the
+    event probabilities of `EVENT_P` times `event_scale`, per slot)."""
     rng = np.random.default_rng(seed)
     jst = pd.date_range(START, periods=days * 24, freq="h")
     hours = jst.hour.to_numpy()
-    event = rng.random(len(jst)) < np.vectorize(EVENT_P.get)(hours)
+    event = rng.random(len(jst)) < np.vectorize(EVENT_P.get)(hours) * event_scale
     amount = rng.uniform(*AMOUNT_MW, len(jst))
     base = np.full(len(jst), 420.0) if level is None else level
     return pd.DataFrame({
@@ -138,3 +140,25 @@ def test_carbon_model_follows_a_level_shift_it_never_saw_in_training():
     truth = 330.0 + carbon_profile(settled.index.tz_convert(JST).hour.to_numpy())
     assert abs(float(np.mean(settled["p50"].to_numpy() - truth))) < 10.0
     assert float(np.mean(np.abs(settled["p50"].to_numpy() - truth))) < 20.0
+
+
+def test_event_probability_follows_a_change_of_frequency_it_never_saw_in_training():
+    """Training: the midday slots curtail with a quarter of `EVENT_P` (0.15); test: all of
+    it (0.6), as Chugoku's curtailment rose in 2023 beyond anything its history held.
+    Re-levelled at each issue time to the outcomes of the last 14 days (one log-odds shift
+    for all slots, against 7 days of the model's own probabilities), the forecast
+    probabilities settle two thirds of the way to the new mean frequency (4 events a day)
+    after two weeks; the fit alone keeps saying a quarter of it."""
+    days = TRAIN_DAYS + TEST_DAYS
+    scale = np.where(np.arange(days * 24) < TRAIN_DAYS * 24, 0.25, 1.0)
+    changed = synthetic_history(days, seed=7, event_scale=scale)
+    train, cut = split(changed)
+    model = fit_quantile_model(train, "curtailment_mw", DAY_AHEAD)
+    prob = predict_event_probability(model, changed)
+    before = prob[(prob.index < cut) & (prob.index >= cut - pd.Timedelta(days=60))]
+    after = prob[prob.index >= cut + pd.Timedelta(days=15)]
+    daily = sum(EVENT_P.values()) / 24  # the mean event frequency of the test period
+    assert float(before.mean()) == pytest.approx(0.25 * daily, abs=0.015)
+    assert float(after.mean()) == pytest.approx(0.25 * daily + 2 / 3 * 0.75 * daily, abs=0.02)
+    midday = after.index.tz_convert(JST).hour.isin(range(10, 15))
+    assert float(after[midday].mean()) > 0.3

@@ -17,6 +17,15 @@ its p90 no longer warns of curtailment that never comes). It cannot see a change
 years that the history does not hold: Tohoku's one curtailment season (spring 2022) says
 its confident slots curtail, and in 2023 those given P > 0.5 curtailed 39 % of the time.
 Only the training history is used: a forecast issued at τ depends on data before τ only.
+
+Nor can the fit see a change of level after it: Chugoku curtailed in 18 % of April 2023's
+slots, where its 2021–2022 springs held 2–5 % and the model said 4.7 %. At each issue time
+the probabilities are therefore re-levelled to the outcomes of the last `RECENT_DAYS` days
+(`recent_shift`: one log-odds shift, held back by `RECENT_PRIOR_DAYS` days of
+pseudo-slots at the model's own probabilities), which the issue time already knows. On
+Chugoku's hourly 2023 (model fitted on data before 2023) the Brier score went from 0.0307
+to 0.0257 and the monthly mean probability from 0.064/0.033 to 0.146/0.130 in April/May
+(observed 0.181/0.156).
 """
 
 from __future__ import annotations
@@ -48,6 +57,16 @@ before every test year): 0.0277 against 0.0398 with the regressors' defaults."""
 CALIBRATION_FOLDS = 4
 """Folds of the cross-fitted calibration: month m of the history is in fold m mod 4, so
 each fold holds out every fourth month (one spring month, not a whole spring)."""
+RECENT_DAYS = 14
+"""Days before an issue time whose outcomes re-level the event probability."""
+RECENT_PRIOR_DAYS = 7
+"""Days of pseudo-slots at the model's own probabilities that hold the re-levelling back:
+the last 14 days weigh two thirds. (With 5 pseudo-slots — the outcomes alone — Chugoku's
+2023 Brier score was best, 0.0254, but where curtailment is rare a quiet fortnight took
+the probability down 50-fold and one curtailed day up as far: Shikoku's Brier skill fell
+from 0.19 to 0.10 and Hokkaido's from 0.13 to 0.09.)"""
+MAX_SHIFT = 4.0
+"""Largest log-odds shift of the re-levelling (a factor of about 55 on small odds)."""
 MIN_FOLD_EVENTS = 5
 """Fewest events a fold's training part needs; with fewer, its held-out rows get the
 training part's event frequency (what a model that cannot be fitted would say)."""
@@ -139,10 +158,38 @@ def event_probability(hurdle: Hurdle, x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(slope * _logit(p) + intercept)))
 
 
-def hurdle_quantiles(hurdle: Hurdle, x: np.ndarray, quantiles: tuple[float, ...]
-                     ) -> np.ndarray:
-    """Unconditional quantiles of the amount, MW (rows = slots, columns = `quantiles`)."""
-    p_event = event_probability(hurdle, x)
+def recent_shift(p_event: np.ndarray, event: np.ndarray, prior_slots: float) -> float:
+    """The log-odds shift δ that levels probabilities `p_event` of recent slots with their
+    outcomes `event` (0/1): Σ σ(logit p + δ) = Σ event, with `prior_slots` pseudo-slots on
+    both sides at the mean probability (shifted on the left, as forecast on the right), so
+    a window with few slots or events moves it less. 0 without slots; within
+    ±`MAX_SHIFT`."""
+    if len(p_event) == 0:
+        return 0.0
+    w = prior_slots
+    target = float(np.sum(event)) + w * float(np.mean(p_event))
+    lo, hi = -MAX_SHIFT, MAX_SHIFT
+    for _ in range(40):  # bisection: the left side rises with δ
+        mid = 0.5 * (lo + hi)
+        level = shifted(p_event, mid)
+        if level.sum() + w * level.mean() < target:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def shifted(p_event: np.ndarray, delta: np.ndarray | float) -> np.ndarray:
+    """`p_event` with its log-odds moved by `delta`."""
+    return 1.0 / (1.0 + np.exp(-(_logit(p_event) + delta)))
+
+
+def hurdle_quantiles(hurdle: Hurdle, x: np.ndarray, quantiles: tuple[float, ...],
+                     p_event: np.ndarray | None = None) -> np.ndarray:
+    """Unconditional quantiles of the amount, MW (rows = slots, columns = `quantiles`), with
+    the event probability `p_event` (default: the classifier's)."""
+    if p_event is None:
+        p_event = event_probability(hurdle, x)
     levels = np.asarray(sorted(hurdle.regressors))
     with limited_threads(1):
         cond = np.column_stack([hurdle.regressors[q].predict(x) for q in levels])

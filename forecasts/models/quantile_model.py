@@ -29,6 +29,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from forecasts.forecast import Forecast
 from forecasts.models.boosting import ModelConfig, limited_threads, quantile_regressor
 from forecasts.models.features import (
+    CURTAILED_MW,
     DAY_AHEAD,
     JST,
     TARGETS,
@@ -41,10 +42,14 @@ from forecasts.models.features import (
 )
 from forecasts.models.hurdle import (
     EVENT_CONFIG,
+    RECENT_DAYS,
+    RECENT_PRIOR_DAYS,
     Hurdle,
     event_probability,
     fit_hurdle,
     hurdle_quantiles,
+    recent_shift,
+    shifted,
 )
 from inputs.errors import InputError
 
@@ -161,7 +166,8 @@ def predict(model: QuantileModel, history: pd.DataFrame,
     feats = _features(model, history, issued_at, exogenous)
     x = feats.to_numpy()
     if model.hurdle is not None:
-        raw = hurdle_quantiles(model.hurdle, x, model.quantiles)
+        p_event = _event_probability(model, history, issued_at, exogenous, feats)
+        raw = hurdle_quantiles(model.hurdle, x, model.quantiles, p_event)
     else:
         xr, ref = _relative(feats)
         with limited_threads(1):
@@ -179,8 +185,37 @@ def predict_event_probability(model: QuantileModel, history: pd.DataFrame,
     if model.hurdle is None:
         raise InputError("predict", "model", model.target, "not an event (hurdle) model")
     feats = _features(model, history, issued_at, exogenous)
-    return pd.Series(event_probability(model.hurdle, feats.to_numpy()), index=feats.index,
-                     name="p_event")
+    return pd.Series(_event_probability(model, history, issued_at, exogenous, feats),
+                     index=feats.index, name="p_event")
+
+
+def _event_probability(model: QuantileModel, history: pd.DataFrame,
+                       issued_at: datetime | None, exogenous: pd.DataFrame | None,
+                       feats: pd.DataFrame) -> np.ndarray:
+    """The hurdle's event probability of the slots of `feats`, re-levelled at each slot's
+    issue time to the outcomes of the `RECENT_DAYS` days before it that the issue time
+    knows (`hurdle.recent_shift`; their probabilities as forecast when they were issued)."""
+    assert model.hurdle is not None
+    p_event = event_probability(model.hurdle, feats.to_numpy())
+    past, past_feats, past_p = history, feats, p_event
+    if issued_at is not None:  # the recent slots' own forecasts, as the rolling mode has them
+        issued = pd.Timestamp(issued_at).tz_convert("UTC")
+        past = history[pd.DatetimeIndex(history["time_utc"]) < issued]
+        past_feats = _features(model, past, None, exogenous)
+        past_p = event_probability(model.hurdle, past_feats.to_numpy())
+    idx = pd.DatetimeIndex(past_feats.index)
+    outcome = regular_frame(add_targets(past))[model.target].reindex(idx).to_numpy()
+    ends = idx + pd.Timedelta(minutes=model.slot_minutes)
+    issue = issue_times(pd.DatetimeIndex(feats.index), model.rule)
+    delta = np.zeros(len(feats))
+    prior_slots = RECENT_PRIOR_DAYS * 24 * 60 / model.slot_minutes
+    for t in issue.unique():
+        window = slice(idx.searchsorted(t - pd.Timedelta(days=RECENT_DAYS)),
+                       ends.searchsorted(t, side="right"))
+        known = np.isfinite(outcome[window])
+        delta[issue == t] = recent_shift(past_p[window][known],
+                                         outcome[window][known] > CURTAILED_MW, prior_slots)
+    return shifted(p_event, delta)
 
 
 def _features(model: QuantileModel, history: pd.DataFrame, issued_at: datetime | None,
