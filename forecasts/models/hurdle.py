@@ -166,12 +166,12 @@ def recent_shift(p_event: np.ndarray, event: np.ndarray, prior_slots: float) -> 
     ±`MAX_SHIFT`."""
     if len(p_event) == 0:
         return 0.0
-    w = prior_slots
+    w, logit = prior_slots, _logit(p_event)
     target = float(np.sum(event)) + w * float(np.mean(p_event))
     lo, hi = -MAX_SHIFT, MAX_SHIFT
     for _ in range(40):  # bisection: the left side rises with δ
         mid = 0.5 * (lo + hi)
-        level = shifted(p_event, mid)
+        level = 1.0 / (1.0 + np.exp(-(logit + mid)))
         if level.sum() + w * level.mean() < target:
             lo = mid
         else:

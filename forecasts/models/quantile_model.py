@@ -206,16 +206,17 @@ def _event_probability(model: QuantileModel, history: pd.DataFrame,
     idx = pd.DatetimeIndex(past_feats.index)
     outcome = regular_frame(add_targets(past))[model.target].reindex(idx).to_numpy()
     ends = idx + pd.Timedelta(minutes=model.slot_minutes)
-    issue = issue_times(pd.DatetimeIndex(feats.index), model.rule)
-    delta = np.zeros(len(feats))
+    issues, of_slot = np.unique(issue_times(pd.DatetimeIndex(feats.index), model.rule),
+                                return_inverse=True)
     prior_slots = RECENT_PRIOR_DAYS * 24 * 60 / model.slot_minutes
-    for t in issue.unique():
+    delta = np.zeros(len(issues))
+    for i, t in enumerate(pd.DatetimeIndex(issues)):
         window = slice(idx.searchsorted(t - pd.Timedelta(days=RECENT_DAYS)),
                        ends.searchsorted(t, side="right"))
         known = np.isfinite(outcome[window])
-        delta[issue == t] = recent_shift(past_p[window][known],
-                                         outcome[window][known] > CURTAILED_MW, prior_slots)
-    return shifted(p_event, delta)
+        delta[i] = recent_shift(past_p[window][known], outcome[window][known] > CURTAILED_MW,
+                                prior_slots)
+    return shifted(p_event, delta[of_slot])
 
 
 def _features(model: QuantileModel, history: pd.DataFrame, issued_at: datetime | None,
