@@ -250,7 +250,7 @@ def simulate(sc: Scenario, progress: Progress | None = None) -> SimulationResult
     timings["signals"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     forecaster = make_forecaster(sc.forecast.model, world.signals, sc.start, sc.seed,
-                                 sc.forecast.error_at_24h)
+                                 sc.forecast.error_at_24h, sc.horizon_hours)
     timings["forecasting"] = time.perf_counter() - t0
     runs = []
     for name in sc.policies:

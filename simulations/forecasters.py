@@ -6,11 +6,11 @@
 * `seasonal-naive` — each slot copies the same slot of the latest day observed by the issue
   time (one day back, or two for slots less than a day ahead).
 * `model` — the project's quantile models (`forecasts.models`), trained only on the
-  history before the simulated period, issued on the day-ahead rule (10:00 JST for the next
-  JST day). Slots whose day-ahead forecast is not issued yet at the re-plan time get the
-  seasonal-naive value, as an operator would use. A region or signal the models cannot
-  learn (no supply–demand history, too few curtailed slots) gets seasonal-naive throughout;
-  `notes` says which.
+  history before the simulated period, issued at 10:00 JST for the next JST day and, as far
+  as the re-plan horizon reaches, the days after it (one model per lead,
+  `features.days_ahead`). Each slot gets the latest forecast issued by the re-plan time.
+  A region or signal the models cannot learn (a `file` source, too few curtailed slots)
+  gets seasonal-naive throughout; `notes` says which.
 
 No forecaster reads a signal observed after the moment of issue, except `perfect` and
 `noisy`, whose point is to know the future (exactly or with a chosen error).
@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from forecasts.forecast import Forecast
-from forecasts.models.features import DAY_AHEAD, issue_times
+from forecasts.models.features import IssueRule, days_ahead, has_curtailment, issue_times
 from forecasts.models.quantile_model import fit_quantile_model, predict
 from inputs.errors import InputError
 from simulations.signals import RegionSignals, for_planner, window
@@ -36,6 +36,8 @@ NOISE_PHI = 0.9
 Z90 = 1.2816
 """The standard normal's 90th percentile."""
 MODEL_TARGETS = ("carbon_gco2_per_kwh", "curtailment_mw")
+MAX_LEAD_DAYS = 6
+"""The longest lead a model is trained for (beyond: seasonal-naive)."""
 
 
 @dataclass
@@ -46,8 +48,10 @@ class Forecaster:
     signals: Mapping[str, RegionSignals]
     seed: int = 0
     error_at_24h: float = 0.15
-    predictions: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict)
-    """(region, target) → the model's day-ahead p10/p50/p90 per slot (`model` only)."""
+    predictions: dict[tuple[str, str], list[tuple[IssueRule, pd.DataFrame]]] = field(
+        default_factory=dict)
+    """(region, target) → per issue rule, shortest lead first, the model's p10/p50/p90 per
+    slot (`model` only)."""
     notes: list[str] = field(default_factory=list)
 
     def issue(self, now: pd.Timestamp, until: pd.Timestamp) -> dict[str, Forecast]:
@@ -75,19 +79,21 @@ class Forecaster:
         out: dict[str, Any] = {n: seasonal_naive(fc, n, part.slot_starts, now)
                                for n in names}
         if self.model == "model":
-            issued = np.asarray(issue_times(part.slot_starts, DAY_AHEAD) <= now)
             quantiles = {}
             for target in MODEL_TARGETS:
-                pred = self.predictions.get((region, target))
-                if pred is None:
+                if (region, target) not in self.predictions:
                     continue
-                frame = pred.reindex(part.slot_starts)
-                use = issued & np.isfinite(frame["p50"].to_numpy())
-                point = out[target]
-                out[target] = np.where(use, frame["p50"].to_numpy(), point)
-                for level in ("p10", "p90"):
-                    quantiles[f"{target}_{level}"] = np.where(
-                        use, frame[level].to_numpy(), point)
+                values = {level: out[target].copy() for level in ("p10", "p50", "p90")}
+                filled = np.zeros(len(part.slot_starts), dtype=bool)
+                for rule, pred in self.predictions[(region, target)]:
+                    frame = pred.reindex(part.slot_starts)
+                    use = (~filled & np.asarray(issue_times(part.slot_starts, rule) <= now)
+                           & np.isfinite(frame["p50"].to_numpy()))
+                    for level, v in values.items():
+                        v[use] = frame[level].to_numpy()[use]
+                    filled |= use
+                out[target] = values["p50"]
+                quantiles.update({f"{target}_{level}": values[level] for level in ("p10", "p90")})
             out["quantiles"] = quantiles
         return out
 
@@ -129,27 +135,39 @@ def seasonal_naive(fc: Forecast, name: str, slots: pd.DatetimeIndex, now: pd.Tim
 
 
 def make_forecaster(model: str, signals: Mapping[str, RegionSignals], start: pd.Timestamp,
-                    seed: int = 0, error_at_24h: float = 0.15) -> Forecaster:
+                    seed: int = 0, error_at_24h: float = 0.15,
+                    horizon_hours: float = 24.0) -> Forecaster:
     """A forecaster; for `model`, its quantile models are trained here on each region's
-    history before `start` and their day-ahead predictions made for the whole period."""
+    history before `start`, one per lead day a re-plan `horizon_hours` long can reach, and
+    their predictions made for the whole period."""
     fc = Forecaster(model, signals, seed, error_at_24h)
     if model != "model":
         return fc
+    # The longest lead is needed just before the issue hour: the latest forecasts were
+    # issued yesterday, today's at lead 1, and the horizon reaches `horizon_hours` on.
+    hour = days_ahead(1).issue_hour_jst
+    leads = min(MAX_LEAD_DAYS, int((hour + horizon_hours) // 24) + 1)
+    rules = [days_ahead(k) for k in range(1, leads + 1)]
     for region, sig in sorted(signals.items()):
         if sig.tidy is None:
-            fc.notes.append(f"{region}: no supply–demand history in its source; "
+            fc.notes.append(f"{region}: no history table in its source; "
                             "seasonal-naive forecasts")
             continue
         history = sig.tidy[pd.DatetimeIndex(sig.tidy["time_utc"]) < start]
         for target in MODEL_TARGETS:
+            if target == "curtailment_mw" and not has_curtailment(history):
+                fc.notes.append(f"{region} {target}: not in its source (unknown, "
+                                "none counted absorbable)")
+                continue
             try:
-                fitted = fit_quantile_model(history, target, DAY_AHEAD)
+                fitted = [fit_quantile_model(history, target, rule) for rule in rules]
             except InputError as err:
                 fc.notes.append(f"{region} {target}: model not trained ({err.problem}); "
                                 "seasonal-naive forecasts")
                 continue
-            pred = predict(fitted, sig.tidy)[["p10", "p50", "p90"]]
-            fc.predictions[(region, target)] = _on_grid(pred, sig.actual.slot_minutes)
+            fc.predictions[(region, target)] = [
+                (m.rule, _on_grid(predict(m, sig.tidy)[["p10", "p50", "p90"]],
+                                  sig.actual.slot_minutes)) for m in fitted]
     return fc
 
 

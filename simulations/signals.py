@@ -35,8 +35,8 @@ class RegionSignals:
     actual: Forecast
     """On the simulation grid, from the history start to the end of the signals."""
     tidy: pd.DataFrame | None
-    """Tidy supply–demand table (the forecast models' training history); None for sources
-    without one (`file`, `electricitymaps-csv`)."""
+    """Tidy history table (the forecast models' training data): the supply–demand table,
+    or carbon intensity alone (`electricitymaps-csv`); None for `file` sources."""
 
 
 def load_signals(sc: Scenario, until: pd.Timestamp) -> dict[str, RegionSignals]:
@@ -85,7 +85,10 @@ def _read(sc: Scenario, g: GridSpec, until: pd.Timestamp) -> RegionSignals:
         fc = signals_from_tidy(tidy, str(tidy["area"].iloc[0]))
         return RegionSignals(replace(fc, region=g.region), tidy)
     if g.source == "electricitymaps-csv":
-        return RegionSignals(read_electricitymaps_csv(list(g.paths), g.region), None)
+        fc = read_electricitymaps_csv(list(g.paths), g.region)
+        carbon_only = pd.DataFrame({"time_utc": fc.slot_starts, "slot_minutes": fc.slot_minutes,
+                                    "area": g.area, "carbon_gco2_per_kwh": fc.carbon_gco2_per_kwh})
+        return RegionSignals(fc, carbon_only)
     fcs: dict[str, Forecast] = {}
     for path in g.paths:
         fcs.update(read_forecast_csv(path))

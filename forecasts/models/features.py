@@ -48,11 +48,29 @@ INTRADAY = IssueRule(6.0, 0, "intraday")
 """Issued 06:00 JST for the rest of the same JST day (06:00–24:00)."""
 
 
+def days_ahead(days: int) -> IssueRule:
+    """Issued with the day-ahead forecast (10:00 JST) for the JST day `days` later
+    (1 is `DAY_AHEAD`; 2 covers the day after tomorrow, for plans that look further)."""
+    if days == DAY_AHEAD.day_offset:
+        return DAY_AHEAD
+    return IssueRule(DAY_AHEAD.issue_hour_jst, days, f"{days}-days-ahead")
+
+
+CURTAILED_COLUMNS = ("solar_curtailed_mw", "wind_curtailed_mw")
+"""The columns of a tidy table whose sum is `curtailment_mw`."""
+
+
+def has_curtailment(tidy: pd.DataFrame) -> bool:
+    """Whether the table reports curtailment at all (a carbon-only history does not: its
+    curtailment is unknown, not zero)."""
+    return any(c in tidy.columns for c in (*CURTAILED_COLUMNS, "curtailment_mw"))
+
+
 def add_targets(tidy: pd.DataFrame, factors: EmissionFactors | None = None) -> pd.DataFrame:
     """Copy of a tidy table with `curtailment_mw` (solar + wind curtailed, MW; empty = 0)
     and `carbon_gco2_per_kwh` (average, `forecasts.carbon.intensity`) added."""
     out = tidy.copy()
-    curtailed = tidy.reindex(columns=["solar_curtailed_mw", "wind_curtailed_mw"])
+    curtailed = tidy.reindex(columns=list(CURTAILED_COLUMNS))
     out["curtailment_mw"] = curtailed.astype("float64").fillna(0.0).sum(axis=1)
     if "carbon_gco2_per_kwh" not in tidy.columns:
         out["carbon_gco2_per_kwh"] = average_intensity(tidy, factors or default_factors())
