@@ -4,6 +4,7 @@ it never saw in training."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta, timezone
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 
 from forecasts.models import DAY_AHEAD, fit_quantile_model, predict
+from forecasts.models.hurdle import RECENT_DAYS, RECENT_PRIOR_DAYS
 from forecasts.models.metrics import brier_score
 from forecasts.models.quantile_model import predict_event_probability
 
@@ -142,23 +144,26 @@ def test_carbon_model_follows_a_level_shift_it_never_saw_in_training():
     assert float(np.mean(np.abs(settled["p50"].to_numpy() - truth))) < 20.0
 
 
-def test_event_probability_follows_a_change_of_frequency_it_never_saw_in_training():
+@pytest.mark.parametrize("prior_days", [RECENT_PRIOR_DAYS, 14.0])
+def test_event_probability_follows_a_change_of_frequency_it_never_saw_in_training(
+        prior_days: float) -> None:
     """Training: the midday slots curtail with a quarter of `EVENT_P` (0.15); test: all of
     it (0.6), as Chugoku's curtailment rose in 2023 beyond anything its history held.
     Re-levelled at each issue time to the outcomes of the last 14 days (one log-odds shift
-    for all slots, against 7 days of the model's own probabilities), the forecast
-    probabilities settle two thirds of the way to the new mean frequency (4 events a day)
-    after two weeks; the fit alone keeps saying a quarter of it."""
+    for all slots, against `prior_days` days of the model's own probabilities), the
+    forecast probabilities settle 14 / (14 + `prior_days`) of the way to the new mean
+    frequency (4 events a day) after two weeks; the fit alone keeps saying a quarter of it."""
     days = TRAIN_DAYS + TEST_DAYS
     scale = np.where(np.arange(days * 24) < TRAIN_DAYS * 24, 0.25, 1.0)
     changed = synthetic_history(days, seed=7, event_scale=scale)
     train, cut = split(changed)
     model = fit_quantile_model(train, "curtailment_mw", DAY_AHEAD)
-    prob = predict_event_probability(model, changed)
+    prob = predict_event_probability(replace(model, recent_prior_days=prior_days), changed)
     before = prob[(prob.index < cut) & (prob.index >= cut - pd.Timedelta(days=60))]
     after = prob[prob.index >= cut + pd.Timedelta(days=15)]
     daily = sum(EVENT_P.values()) / 24  # the mean event frequency of the test period
+    way = RECENT_DAYS / (RECENT_DAYS + prior_days)
     assert float(before.mean()) == pytest.approx(0.25 * daily, abs=0.015)
-    assert float(after.mean()) == pytest.approx(0.25 * daily + 2 / 3 * 0.75 * daily, abs=0.02)
+    assert float(after.mean()) == pytest.approx(0.25 * daily + way * 0.75 * daily, abs=0.02)
     midday = after.index.tz_convert(JST).hour.isin(range(10, 15))
     assert float(after[midday].mean()) > 0.3

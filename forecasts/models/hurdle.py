@@ -59,12 +59,13 @@ CALIBRATION_FOLDS = 4
 each fold holds out every fourth month (one spring month, not a whole spring)."""
 RECENT_DAYS = 14
 """Days before an issue time whose outcomes re-level the event probability."""
-RECENT_PRIOR_DAYS = 7
-"""Days of pseudo-slots at the model's own probabilities that hold the re-levelling back:
-the last 14 days weigh two thirds. (With 5 pseudo-slots — the outcomes alone — Chugoku's
-2023 Brier score was best, 0.0254, but where curtailment is rare a quiet fortnight took
-the probability down 50-fold and one curtailed day up as far: Shikoku's Brier skill fell
-from 0.19 to 0.10 and Hokkaido's from 0.13 to 0.09.)"""
+RECENT_PRIOR_DAYS = 1.0
+"""Days of pseudo-slots at the model's own probabilities that hold the re-levelling back
+(a fortnight of outcomes weighs 14 : 1). Chosen before any test year by
+`benchmarks/relevel_prior.py`: the Brier score of monthly-refit forecasts of each area's
+validation split, pooled over Kyushu, Chugoku, Shikoku, Tohoku and Hokkaido, is lowest
+for 0.25–2 days (0.00559; 7 days 0.00566, 28 days 0.00595). Kyushu, with 121 of the 131
+validation events, wants little weight; Chugoku and Hokkaido would want more."""
 MAX_SHIFT = 4.0
 """Largest log-odds shift of the re-levelling (a factor of about 55 on small odds)."""
 MIN_FOLD_EVENTS = 5

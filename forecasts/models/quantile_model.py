@@ -81,6 +81,9 @@ class QuantileModel:
     event_threshold: float = 0.5
     """Hurdle form: a slot is forecast to curtail when its event probability reaches this
     (set from a validation period, e.g. `forecasts.models.backtest.choose_threshold`)."""
+    recent_prior_days: float = RECENT_PRIOR_DAYS
+    """Hurdle form: days of pseudo-slots at the model's own probabilities that hold the
+    re-levelling to recent outcomes back (`hurdle.recent_shift`)."""
 
 
 def quantile_column(q: float) -> str:
@@ -208,7 +211,7 @@ def _event_probability(model: QuantileModel, history: pd.DataFrame,
     ends = idx + pd.Timedelta(minutes=model.slot_minutes)
     issues, of_slot = np.unique(issue_times(pd.DatetimeIndex(feats.index), model.rule),
                                 return_inverse=True)
-    prior_slots = RECENT_PRIOR_DAYS * 24 * 60 / model.slot_minutes
+    prior_slots = model.recent_prior_days * 24 * 60 / model.slot_minutes
     delta = np.zeros(len(issues))
     for i, t in enumerate(pd.DatetimeIndex(issues)):
         window = slice(idx.searchsorted(t - pd.Timedelta(days=RECENT_DAYS)),
