@@ -162,7 +162,8 @@ def make_forecaster(model: str, signals: Mapping[str, RegionSignals], start: pd.
             try:
                 fitted = [fit_quantile_model(history, target, rule) for rule in rules]
             except InputError as err:
-                fc.notes.append(f"{region} {target}: model not trained ({err.problem}); "
+                fc.notes.append(f"{region} {target}: model not trained ({err.field}="
+                                f"{err.value!r}: {err.problem}); "
                                 "seasonal-naive forecasts")
                 continue
             fc.predictions[(region, target)] = [

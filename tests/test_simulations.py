@@ -211,6 +211,36 @@ def test_model_forecasts_reach_as_far_as_the_horizon(tmp_path: Path) -> None:
         np.testing.assert_allclose(fc.carbon_gco2_per_kwh, np.array(expected, dtype=float))
 
 
+def _electricitymaps_csv(path: Path, first: str, days: int) -> Path:
+    """An hourly Electricity Maps export of made-up carbon with a daily cycle."""
+    hours = pd.date_range(first, periods=days * 24, freq="60min", tz="UTC")
+    carbon = 450 + 80 * np.sin(2 * np.pi * hours.hour.to_numpy() / 24)
+    pd.DataFrame({"Datetime (UTC)": hours.strftime("%Y-%m-%d %H:%M:%S"),
+                  "Carbon Intensity gCO₂eq/kWh (direct)": carbon}).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(("area", "trained"), [("tokyo", True), ("atlantis", False)])
+def test_a_carbon_only_file_trains_the_carbon_model_where_its_area_is_known(
+        tmp_path: Path, area: str, trained: bool) -> None:
+    """An Electricity Maps file trains the carbon model (its `area` places the clear sky);
+    an area the models do not know leaves that region on seasonal-naive with a note, and
+    its curtailment — not in the file — is unknown, never forecast as zero."""
+    csv = _electricitymaps_csv(tmp_path / "em.csv", "2026-03-01", 45)
+    doc = {**SMALL, "forecast": {"model": "model", "history_days": 30},
+           "policies": ["asap", "milp"],
+           "grid": {**SMALL["grid"], "jp-tokyo": {"source": "electricitymaps-csv",
+                                                  "area": area, "files": [str(csv)]}}}
+    res = simulate(load_scenario(write(tmp_path, doc)))
+    notes = [n for n in res.scenario["notes"] if n.startswith("jp-tokyo")]
+    assert any(n.startswith("jp-tokyo curtailment_mw: not in its source") for n in notes)
+    carbon = [n for n in notes if "curtailment" not in n]  # any: seasonal-naive carbon
+    assert bool(carbon) is not trained
+    assert trained or "area='atlantis'" in carbon[0]
+    tokyo = res.slots[res.slots.region == "jp-tokyo"]
+    assert tokyo.curtailment_mw.isna().all()
+
+
 def test_noisy_forecasts_err_more_with_lead(tmp_path: Path) -> None:
     sc = load_scenario(write(tmp_path, {**SMALL, "forecast": {"model": "noisy",
                                                               "error_at_24h": 0.3}}))
