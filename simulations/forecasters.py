@@ -26,7 +26,13 @@ import numpy as np
 import pandas as pd
 
 from forecasts.forecast import Forecast
-from forecasts.models.features import IssueRule, days_ahead, has_curtailment, issue_times
+from forecasts.models.features import (
+    DAY_AHEAD,
+    IssueRule,
+    days_ahead,
+    has_curtailment,
+    issue_times,
+)
 from forecasts.models.quantile_model import fit_quantile_model, predict
 from inputs.errors import InputError
 from simulations.signals import RegionSignals, for_planner, window
@@ -145,8 +151,7 @@ def make_forecaster(model: str, signals: Mapping[str, RegionSignals], start: pd.
         return fc
     # The longest lead is needed just before the issue hour: the latest forecasts were
     # issued yesterday, today's at lead 1, and the horizon reaches `horizon_hours` on.
-    hour = days_ahead(1).issue_hour_jst
-    leads = min(MAX_LEAD_DAYS, int((hour + horizon_hours) // 24) + 1)
+    leads = min(MAX_LEAD_DAYS, int((DAY_AHEAD.issue_hour_jst + horizon_hours) // 24) + 1)
     rules = [days_ahead(k) for k in range(1, leads + 1)]
     for region, sig in sorted(signals.items()):
         if sig.tidy is None:
