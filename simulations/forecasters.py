@@ -9,8 +9,8 @@
   history before the simulated period, issued at 10:00 JST for the next JST day and, as far
   as the re-plan horizon reaches, the days after it (one model per lead,
   `features.days_ahead`). Each slot gets the latest forecast issued by the re-plan time.
-  A region or signal the models cannot learn (a `file` source, too few curtailed slots)
-  gets seasonal-naive throughout; `notes` says which.
+  A region or signal the models cannot learn (a `file` source, a signal its source does
+  not report, too few curtailed slots) gets seasonal-naive throughout; `notes` says which.
 
 No forecaster reads a signal observed after the moment of issue, except `perfect` and
 `noisy`, whose point is to know the future (exactly or with a chosen error).
@@ -30,7 +30,6 @@ from forecasts.models.features import (
     DAY_AHEAD,
     IssueRule,
     days_ahead,
-    has_curtailment,
     issue_times,
 )
 from forecasts.models.quantile_model import fit_quantile_model, predict
@@ -160,10 +159,6 @@ def make_forecaster(model: str, signals: Mapping[str, RegionSignals], start: pd.
             continue
         history = sig.tidy[pd.DatetimeIndex(sig.tidy["time_utc"]) < start]
         for target in MODEL_TARGETS:
-            if target == "curtailment_mw" and not has_curtailment(history):
-                fc.notes.append(f"{region} {target}: not in its source (unknown, "
-                                "none counted absorbable)")
-                continue
             try:
                 fitted = [fit_quantile_model(history, target, rule) for rule in rules]
             except InputError as err:

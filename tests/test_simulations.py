@@ -233,7 +233,8 @@ def test_a_carbon_only_file_trains_the_carbon_model_where_its_area_is_known(
                                                   "area": area, "files": [str(csv)]}}}
     res = simulate(load_scenario(write(tmp_path, doc)))
     notes = [n for n in res.scenario["notes"] if n.startswith("jp-tokyo")]
-    assert any(n.startswith("jp-tokyo curtailment_mw: not in its source") for n in notes)
+    assert any(n.startswith("jp-tokyo curtailment_mw: model not trained (curtailment_mw="
+                            "'missing': not reported by the source") for n in notes)
     carbon = [n for n in notes if "curtailment" not in n]  # any: seasonal-naive carbon
     assert bool(carbon) is not trained
     assert trained or "area='atlantis'" in carbon[0]

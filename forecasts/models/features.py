@@ -60,18 +60,15 @@ CURTAILED_COLUMNS = ("solar_curtailed_mw", "wind_curtailed_mw")
 """The columns of a tidy table whose sum is `curtailment_mw`."""
 
 
-def has_curtailment(tidy: pd.DataFrame) -> bool:
-    """Whether the table reports curtailment at all (a carbon-only history does not: its
-    curtailment is unknown, not zero)."""
-    return any(c in tidy.columns for c in (*CURTAILED_COLUMNS, "curtailment_mw"))
-
-
 def add_targets(tidy: pd.DataFrame, factors: EmissionFactors | None = None) -> pd.DataFrame:
-    """Copy of a tidy table with `curtailment_mw` (solar + wind curtailed, MW; empty = 0)
-    and `carbon_gco2_per_kwh` (average, `forecasts.carbon.intensity`) added."""
+    """Copy of a tidy table with `curtailment_mw` (solar + wind curtailed, MW; an empty cell
+    = 0; NaN throughout when the table has no curtailment column — a carbon-only history's
+    curtailment is unknown, not zero) and `carbon_gco2_per_kwh` (average,
+    `forecasts.carbon.intensity`) added."""
     out = tidy.copy()
-    curtailed = tidy.reindex(columns=list(CURTAILED_COLUMNS))
-    out["curtailment_mw"] = curtailed.astype("float64").fillna(0.0).sum(axis=1)
+    reported = [c for c in CURTAILED_COLUMNS if c in tidy.columns]
+    out["curtailment_mw"] = (tidy[reported].astype("float64").fillna(0.0).sum(axis=1)
+                             if reported else np.nan)
     if "carbon_gco2_per_kwh" not in tidy.columns:
         out["carbon_gco2_per_kwh"] = average_intensity(tidy, factors or default_factors())
     return out
@@ -188,8 +185,8 @@ def build_features(frame: pd.DataFrame, target: str, rule: IssueRule,
     feats["clearsky_ghi_w_per_m2"] = ghi.to_numpy()
     feats.update(_target_lags(frame[target], target, rule, minutes))
     feats.update(_grid_lags(frame, ghi, rule, minutes))
-    for other in TARGETS:
-        if other != target and other in frame.columns:
+    for other in TARGETS:  # (a target the history does not report is no feature)
+        if other != target and other in frame.columns and frame[other].notna().any():
             feats[f"{other}_same_slot"] = latest_same_slot(frame[other], rule, minutes)
     if exogenous is not None:
         aligned = exogenous.set_axis(pd.DatetimeIndex(exogenous.index).tz_convert("UTC")

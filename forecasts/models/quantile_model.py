@@ -115,8 +115,11 @@ def fit_quantile_model(history: pd.DataFrame, target: str, rule: IssueRule = DAY
         raise InputError("quantile model", "quantiles", list(quantiles), "each in (0, 1)")
     cfg = config or ModelConfig()
     frame = regular_frame(add_targets(history))
-    feats = build_features(frame, target, rule, exogenous)
     y = frame[target].to_numpy(dtype=float)
+    if not np.isfinite(y).any():
+        raise InputError("history", target, "missing",
+                         "not reported by the source (unknown, not zero)")
+    feats = build_features(frame, target, rule, exogenous)
     use = forecastable(pd.DatetimeIndex(feats.index), rule) & np.isfinite(y)
     hurdle, regressors = None, {}
     if target in HURDLE_TARGETS:

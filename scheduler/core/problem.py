@@ -19,7 +19,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from forecasts.forecast import Forecast
+from forecasts.forecast import SERIES, Forecast
 from inputs.errors import InputError
 from policies.job import Job, Latency
 from policies.limits import PowerLimit
@@ -489,9 +489,7 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
     now_ts = None if now is None else pd.Timestamp(now).tz_convert("UTC")
     grid = _horizon(jobs, fcs, slot_minutes, now_ts)
     T = len(grid)
-    by_region = {fc.region: {n: _on_grid(fc, grid, n) for n in (
-        "carbon_gco2_per_kwh", "curtailment_mw", "curtailment_probability",
-        "marginal_gco2_per_kwh", "price_jpy_per_kwh", "temperature_c")} for fc in fcs}
+    by_region = {fc.region: {n: _on_grid(fc, grid, n) for n in SERIES} for fc in fcs}
 
     def per_site(name: str, default: float = 0.0) -> np.ndarray:
         out = np.full((len(sites), T), default)
