@@ -267,6 +267,30 @@ def test_work_longer_than_the_horizon_starts_and_runs_to_its_end(method: str) ->
     assert not violations(later, solve(later, Method(method), deterministic=True).schedule)
 
 
+@pytest.mark.parametrize("method", ["milp", "greedy", "asap"])
+@pytest.mark.parametrize("ckpt", [False, True])
+def test_a_job_released_after_the_horizon_is_left_for_a_later_plan(method: str,
+                                                                   ckpt: bool) -> None:
+    """A job known now but released after the forecast ends (a queue that holds next
+    week's jobs, a 6-slot forecast): nothing of it is planned, it is deferred (not late,
+    not "fits nowhere"), and the job released inside the horizon is planned beside it.
+    Before, a checkpointable one crashed the full model's build."""
+    from scheduler.core.solve import Method
+    from tests.helpers import forecast, job, site
+
+    fleet = [site("A", "ra", home=True)]
+    fcs = {"ra": forecast("ra", [300, 300, 100, 100, 300, 300])}
+    jobs = [job("next-week", 1, 2, 9, 40, ckpt=ckpt), job("now", 1, 2, 0, 6, ckpt=ckpt)]
+    planner = Planner(fleet, load_policy("min-carbon"), PlanConfig(method=Method(method),
+                                                                   deterministic=True))
+    plan = planner.replan(None, jobs, fcs)
+    by_id = {jp.id: jp for jp in plan.jobs}
+    later = by_id["next-week"]
+    assert later.site is None and later.deferred and not later.late
+    assert "released after the horizon" in later.note, later.note
+    assert by_id["now"].site == "A"
+
+
 def test_a_replan_of_a_large_instance_starts_from_the_last_plans_prices(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The column generation of the next re-plan is handed the last bound's prices, moved

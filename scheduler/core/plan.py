@@ -137,6 +137,8 @@ def _note(p: Problem, j: int, placed: bool) -> str:
         return ""
     if p.unplaceable[j]:
         return "fits no allowed site's GPU count or power cap"
+    if p.release_slot[j] >= p.n_slots:
+        return "deferred: released after the horizon's end"
     if p.deferrable[j]:
         return "deferred: due after the horizon; no window in it beats waiting"
     return "no room before the horizon ends"

@@ -550,11 +550,17 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
     latest_start = ddl - dur
     deferrable = np.where(beyond, latest_start >= T, ddl > T)
     dur = np.where(beyond, np.maximum(1, T - rel), dur)
+    # a job released after the horizon's end (a queue holding next week's jobs) has no slot
+    # here: it runs nowhere in this plan (deferred, at no points) and waits for one whose
+    # horizon reaches its release
+    unreleased = rel >= T
+    unplaceable = ~allowed.any(axis=1)
+    allowed[unreleased] = False
+    deferrable |= unreleased
     fixed_site, fixed_start = _fixed_decisions(jobs, [s.id for s in sites], fixed or {},
                                                np.where(~ckpt, running, NOT_FIXED), allowed,
                                                dur, grid, slot)
     it_kw = np.array([j.it_kw for j in jobs], dtype=float)
-    unplaceable = ~allowed.any(axis=1)
     issued = [pd.Timestamp(fc.issued_at) for fc in fcs if fc.issued_at is not None]
     p = Problem(
         sites=tuple(sites), jobs=tuple(jobs), policy=policy, slot_starts=grid, slot_h=slot_h,
