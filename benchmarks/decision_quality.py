@@ -9,7 +9,9 @@ For each forecast model it simulates the scenario (asap, lwa, greedy, milp, orac
 prints per policy: kg-CO2 (location), its share of the oracle's saving against asap, and
 its share of the oracle's absorbed curtailment. The oracle and asap do not depend on the
 forecasts, so the rows of different forecast models compare like with like; the last
-column is the milp share lost to forecast error (`perfect` − this model). Goal (issue 10):
+column is the milp share lost to forecast error (`perfect` − this model). Before each such
+table, per forecast model: milp against the oracle by each job's window (deadline −
+release) within the re-plans' horizon or beyond it (`by_window`). Goal (issue 10):
 milp ≥ 90 % of both shares with `model` forecasts on the real 2023 data. With `--risk q`
 the milp policy runs once more planning on the forecasts' quantile q (carbon at q,
 curtailment at 1 − q; the policy's `risk_quantile`), row `milp@q`, its shares against the
@@ -22,6 +24,7 @@ import argparse
 import sys
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
@@ -44,6 +47,38 @@ def shares(summary: pd.DataFrame, reference: pd.DataFrame | None = None) -> pd.D
         "curtailment": by.curtailment_absorbed_mwh / absorbed if absorbed > 0 else float("nan"),
         "misses": by.deadline_misses,
     })
+
+
+def by_window(jobs: pd.DataFrame, horizon_h: float, policy: str = "milp") -> pd.DataFrame:
+    """Per job window (deadline − release) within the re-plans' horizon or beyond it: jobs,
+    work hours done (oracle), how many `policy` placed exactly as the oracle (same sites,
+    start and end), and both mean delays (hours). Where the rolling plans lose to the oracle
+    shows in which rows differ."""
+    window_h = (pd.to_datetime(jobs.deadline) - pd.to_datetime(jobs.release)) \
+        / pd.Timedelta(hours=1)
+    frame = jobs.assign(window=np.where(window_h <= horizon_h, f"≤ {horizon_h:g} h",
+                                        f"> {horizon_h:g} h"))
+    ours = frame[frame.policy == policy].set_index("job_id")
+    best = frame[frame.policy == "oracle"].set_index("job_id").reindex(ours.index)
+    same = ((ours.sites == best.sites) & (ours.start == best.start) & (ours.end == best.end))
+    return pd.DataFrame({"window": ours.window, "same": same, "work_h": best.done_h,
+                         "delay_h": ours.delay_h, "oracle_delay_h": best.delay_h}) \
+        .groupby("window").agg(jobs=("same", "size"), work_h=("work_h", "sum"),
+                               same=("same", "sum"), delay_h=("delay_h", "mean"),
+                               oracle_delay_h=("oracle_delay_h", "mean")) \
+        .sort_index(key=lambda w: w.str.startswith(">"))
+
+
+def window_table(jobs: pd.DataFrame, horizon_h: float, model: str) -> Table:
+    """`by_window` of milp as a table."""
+    table = Table(title=f"milp against the oracle by job window ({model} forecasts)")
+    for col in ("window", "jobs", "work h", "placed as the oracle", "mean delay h",
+                "oracle's mean delay h"):
+        table.add_column(col, justify="left" if col == "window" else "right")
+    for window, row in by_window(jobs, horizon_h).iterrows():
+        table.add_row(str(window), str(int(row.jobs)), f"{row.work_h:,.0f}", str(int(row.same)),
+                      f"{row.delay_h:.1f}", f"{row.oracle_delay_h:.1f}")
+    return table
 
 
 def period_table(args: argparse.Namespace, start: str | None, console: Console) -> Table:
@@ -73,6 +108,8 @@ def period_table(args: argparse.Namespace, start: str | None, console: Console) 
             results[model] = pd.concat([results[model], row])
         for note in res.scenario.get("notes", []):
             console.print(f"[dim]{model}: {note}[/dim]")
+        if "oracle" in sc.policies and "milp" in sc.policies:
+            console.print(window_table(res.jobs, sc.horizon_hours, model))
     perfect = results.get("perfect")
     table = Table(title=f"decision quality: {args.scenario}, {base.start.isoformat()} + "
                         f"{(end - base.start).days} days")
