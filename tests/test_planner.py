@@ -149,10 +149,13 @@ def live_states(draw: st.DrawFn) -> tuple[list[Job], datetime, list[PowerLimit]]
     now = START + pd.Timedelta(minutes=30 * draw(st.integers(0, 12)))
     jobs = []
     for job in JOBS[:draw(st.integers(1, 12))]:
-        kind = draw(st.sampled_from(["pending", "running", "paused"]))
+        kind = draw(st.sampled_from(["pending", "running", "paused", "next-week"]))
         done = draw(st.floats(0.0, 0.9)) * job.duration_h
         if kind == "pending":
             jobs.append(job)
+        elif kind == "next-week":  # queued now, released after the forecast ends
+            jobs.append(replace(job, release=job.release + timedelta(days=7),
+                                deadline=job.deadline + timedelta(days=7)))
         elif kind == "running":
             allowed = [s.id for s in SITES if not job.allowed_sites
                        or any(t == s.id or t in s.residency for t in job.allowed_sites)]
@@ -183,6 +186,8 @@ def test_every_job_appears_once_pinned_jobs_stay_and_limits_hold_or_are_reported
     for job, jp in zip(jobs, plan.jobs, strict=True):
         if job.running_site and not job.checkpointable:
             assert jp.site == job.running_site and pd.Timestamp(jp.segments[0][0]) <= now
+        if pd.Timestamp(job.release) >= plan.slot_starts[-1] + pd.Timedelta(hours=plan.slot_h):
+            assert jp.site is None and jp.deferred and not jp.late
         if jp.site is not None:  # done_h is never done again: only the rest runs
             hours = sum((pd.Timestamp(b) - pd.Timestamp(a)) / slot for a, b in jp.segments) \
                 * plan.slot_h
