@@ -83,7 +83,8 @@ class Problem:
     deadline_slot: np.ndarray
     """The job must have finished by the start of this slot (may exceed T−1)."""
     allowed: np.ndarray
-    """(J, S) bool: the job may run on the site."""
+    """(J, S) bool: the job may run on the site in this plan (nowhere when it is released
+    after the horizon's end)."""
     home: np.ndarray
     """(J,) site index of the job's home site (the carbon-agnostic baseline's choice)."""
     checkpointable: np.ndarray
@@ -108,7 +109,7 @@ class Problem:
     than the horizon, latest start after its end): left out, it is deferred to a later
     plan, not late."""
     unplaceable: np.ndarray
-    """The job fits no allowed site's GPU count or power cap (no site is allowed)."""
+    """The job fits no allowed site's GPU count or power cap."""
     overhead_slots: int
     """Extra run slots per resume of a checkpointable job."""
     now: pd.Timestamp | None = None
