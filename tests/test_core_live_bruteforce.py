@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import scheduler.core.solve as solve_module
 from forecasts.forecast import Forecast
 from policies.job import Job, Latency
 from policies.limits import PowerLimit
@@ -192,18 +193,16 @@ def allowed(st: State, job: Job, s: Site) -> bool:
     return job.gpus <= s.gpus and job.gpus * job.kw_per_gpu * 1.0 <= s.power_cap_kw + 1e-9
 
 
+def choices(st: State) -> list[tuple[str | None, frozenset[int]]]:
+    """Every choice of one job: unplaced, or any site with any set of the 4 slots."""
+    return [(None, frozenset())] + [(s.id, frozenset(slots)) for s in st.sites
+                                    for size in range(1, 5)
+                                    for slots in itertools.combinations(range(4), size)]
+
+
 def brute_force(st: State) -> float:
     """The optimum over every combination of per-job choices."""
-    T = 4
-    per_job: list[list[tuple[str | None, frozenset[int]]]] = []
-    for _job in st.jobs:
-        opts: list[tuple[str | None, frozenset[int]]] = [(None, frozenset())]
-        for s in st.sites:
-            for size in range(1, T + 1):
-                for slots in itertools.combinations(range(T), size):
-                    opts.append((s.id, frozenset(slots)))
-        per_job.append(opts)
-    return min(score(st, list(c)) for c in itertools.product(*per_job))
+    return min(score(st, list(c)) for c in itertools.product(*[choices(st)] * len(st.jobs)))
 
 
 def choice_of(plan_jobs: tuple, starts: pd.DatetimeIndex) -> list[tuple[str | None,
@@ -246,3 +245,36 @@ def test_live_replans_equal_the_enumerated_optimum_scored_from_the_inputs(
     for method in (Method.GREEDY, Method.ASAP):
         out = solve(p, method)
         assert out.objective >= optimum - tol
+
+
+RUNNING_CHECKPOINTABLE = [seed for seed in range(40) if any(
+    job.running_site and job.checkpointable
+    for job in live_state(seed, load_policy("min-carbon")).jobs)][:12]
+"""Seeds whose state has a running checkpointable job (the draws do not depend on the
+policy)."""
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("seed", RUNNING_CHECKPOINTABLE)
+def test_the_column_path_bound_holds_for_running_checkpointable_jobs(
+        seed: int, policy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large instances go the column path, which plans a running checkpointable job as
+    going on where it runs; its bound must still hold for plans that pause or move it, and
+    the plan then weighs pausing or moving it: no other run of that job alone in the
+    horizon, the others as planned, scores better."""
+    monkeypatch.setattr(solve_module, "FULL_MODEL_MAX_NNZ", 0)
+    st = live_state(seed, load_policy(policy))
+    optimum = brute_force(st)
+    tol = 1e-6 * max(1.0, abs(optimum))
+    p = build_problem(st.sites, st.jobs, st.forecasts, st.policy, now=st.now,
+                      limits=st.limits)
+    out = solve(p, Method.MILP, deterministic=True)
+    planned = [(None if s < 0 else p.sites[s].id, frozenset(np.flatnonzero(r).tolist()))
+               for s, r in zip(out.schedule.site, out.schedule.run, strict=True)]
+    got = score(st, planned)
+    assert got == pytest.approx(out.objective, abs=tol)
+    assert out.bound <= optimum + tol
+    for i, job in enumerate(st.jobs):
+        if job.running_site and job.checkpointable:
+            for alone in choices(st)[1:]:
+                assert score(st, [*planned[:i], alone, *planned[i + 1:]]) >= got - tol, alone

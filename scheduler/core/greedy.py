@@ -68,7 +68,9 @@ class SiteLoads:
     def best_split(self, j: int, below: float = np.inf) -> tuple[float, int, np.ndarray] | None:
         """(points, site, run slots) of checkpointable job j's cheapest run in pieces
         (`split_runs`) beside the loads, or None when none fits (or, given `below`, none
-        can cost less: its work in the cheapest slots of a site is not below it)."""
+        can cost less: its work in the cheapest slots of a site is not below it). A running
+        job may go on where it runs (from slot 0, no restart overhead) or pause or move: a
+        first piece anywhere else, or later, pays its restart overhead."""
         p = self.p
         d = int(p.dur_slots[j])
         if d > p.n_slots:
@@ -78,16 +80,31 @@ class SiteLoads:
         cost[:, : int(p.release_slot[j])] = np.inf
         cheapest = np.partition(cost, d - 1, axis=1)[:, :d].sum(axis=1)
         sites = np.flatnonzero(p.allowed[j] & (cheapest < below))
+        here = int(p.continue_site[j]) if p.fixed_site[j] == NOT_FIXED else NOT_FIXED
+        rows, need = cost[sites], np.full(sites.size, d)
+        forced = np.zeros(sites.size)  # points subtracted to make a row start at slot 0
+        if here != NOT_FIXED:
+            need = need + int(p.resume_slots[j])
+            rows[sites == here, 0] = np.inf  # a later first piece there is a restart
+            if here in sites and np.isfinite(cost[here, 0]):  # going on from slot 0
+                forced_0 = 1e6 * (1.0 + np.abs(cost[here][np.isfinite(cost[here])]).sum())
+                rows = np.vstack([rows, cost[here]])
+                rows[-1, 0] -= forced_0
+                sites, need = np.append(sites, here), np.append(need, d)
+                forced = np.append(forced, forced_0)
         if sites.size == 0:
             return None
-        need, ddl = np.full(sites.size, d), np.full(sites.size, p.deadline_slot[j])
+        ddl = np.full(sites.size, p.deadline_slot[j])
         late, o = p.late_points_per_slot, p.overhead_slots
-        points, _ = pieces_dp(cost[sites], need, ddl, o, late, keep=False)
-        i = int(points.argmin())
-        if not points[i] < below:
+        points, _ = pieces_dp(rows, need, ddl, o, late, keep=False)
+        i = int((points + forced).argmin())
+        if not points[i] + forced[i] < below:
             return None
-        _, slots = cheapest_pieces(cost[sites[i:i + 1]], need[:1], ddl[:1], o, late)
-        return float(points[i]), int(sites[i]), np.flatnonzero(slots[0])
+        _, slots = cheapest_pieces(rows[i:i + 1], need[i:i + 1], ddl[:1], o, late)
+        run = np.flatnonzero(slots[0])
+        # its points summed again from the slots: exact where `forced` shifted the row
+        exact = cost[sites[i], run].sum() + p.lateness_points(run[-1:] + 1, j)[0]
+        return float(exact), int(sites[i]), run
 
     def fits(self, j: int, s: int, slots: np.ndarray | slice) -> bool:
         """Job j on site s in `slots` stays within the GPU and power caps beside the loads."""

@@ -2,11 +2,12 @@
 
 Rounding an LP solution and filling the rest greedily leaves jobs that would be cheaper
 elsewhere once the others have settled. Each sweep takes every free job that runs as one
-piece (and, when asked, every free checkpointable job) in a seeded random order off the
-loads, and puts it back at its lowest-objective feasible run — a single run, or for a
-checkpointable job its cheapest run in pieces (`split_runs`) — its own unless another is
-strictly cheaper. Every move lowers the objective by exactly its gain, so the plan never
-gets worse and stays feasible.
+piece (and, when asked, every checkpointable job that is free or running) in a seeded
+random order off the loads, and puts it back at its lowest-objective feasible run — a
+single run, or for a checkpointable job its cheapest run in pieces (`split_runs`) — its
+own unless another is strictly cheaper, or it no longer fits beside the others (a running
+job going on where a limit now binds it). Every move lowers the objective by exactly its
+gain, so the plan never gets worse, and a feasible plan stays feasible.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ MIN_GAIN = 1e-7
 
 
 def relocate(p: Problem, sched: Schedule, time_limit_s: float, seed: int = 0,
-             pieces: bool = False) -> Schedule:
+             pieces: bool = False, jobs: np.ndarray | None = None) -> Schedule:
     """`sched` improved by single-job moves within `time_limit_s` seconds (a new Schedule,
-    or `sched` itself when no move gains). With `pieces`, a free checkpointable job may
-    also move to its cheapest run in pieces (`SiteLoads.best_split`), or from pieces back
-    to one run (its dynamic program costs milliseconds per job and move)."""
+    or `sched` itself when no move gains). With `pieces`, a checkpointable job that is free
+    or running may also move to its cheapest run in pieces (`SiteLoads.best_split`: a
+    running one may pause or move), or from pieces back to one run (its dynamic program
+    costs milliseconds per job and move). `jobs`: move only these."""
     t0 = time.perf_counter()
     out = sched.copy()
     loads = SiteLoads(p, out)
@@ -36,8 +38,11 @@ def relocate(p: Problem, sched: Schedule, time_limit_s: float, seed: int = 0,
     runs = out.run.sum(axis=1)
     one_piece = (out.site >= 0) & (runs == end - out.run.argmax(axis=1))
     free = p.bound_site == NOT_FIXED
-    movable = np.flatnonzero(free & (out.site >= 0) & (
-        (one_piece & (runs == p.dur_slots)) | (p.checkpointable & pieces)))
+    movable = (out.site >= 0) & ((free & one_piece & (runs == p.dur_slots))
+                                 | (p.checkpointable & pieces & (p.fixed_site == NOT_FIXED)))
+    if jobs is not None:
+        movable &= np.isin(np.arange(len(p.jobs)), jobs)
+    movable = np.flatnonzero(movable)
     rng = np.random.default_rng(seed)
     moved_any = False
     while time.perf_counter() - t0 < time_limit_s:
@@ -49,7 +54,9 @@ def relocate(p: Problem, sched: Schedule, time_limit_s: float, seed: int = 0,
             slots0 = np.flatnonzero(out.run[j])
             loads.add(j, s0, slots0, sign=-1.0)
             pts, ok = loads.options(j)
-            if slots0.size == d and slots0[-1] - slots0[0] == d - 1:  # one run
+            if not loads.fits(j, s0, slots0):
+                here = np.inf  # a running job going on where it no longer fits
+            elif slots0.size == d and slots0[-1] - slots0[0] == d - 1:  # one run
                 here = float(pts[s0, slots0[0]])
             else:  # in pieces
                 marginal, _ = loads.marginal(j)

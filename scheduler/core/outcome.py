@@ -29,8 +29,8 @@ class Outcome:
     """Building the model: the full matrix, or the column generation of large instances."""
     solve_seconds: float
     prices: Prices | None = None
-    """The capacity rows' prices the bound was found at (large instances), which start the
-    next re-plan's column generation warm."""
+    """The capacity rows' prices of the plan's LP (the full model's duals, or the column
+    generation's), which start the next re-plan's column generation warm."""
     floor: float = 0.0
     """Points every plan pays (`Problem.unavoidable_points`): the gap is measured above them."""
 

@@ -62,8 +62,9 @@ class Planner:
         """The problem the last plan solves and its schedule on it (what ΔkW queries and
         reports read, instead of building the problem again)."""
         self.last_prices: Prices | None = None
-        """The capacity prices of the last plan's bound (large instances): the next column
-        generation starts from them, moved onto its slots."""
+        """The capacity prices of the last plan's LP (its duals, or the column generation's
+        of large instances): the next column generation starts from them, moved onto its
+        slots."""
 
     def frozen(self, now: datetime | None, previous: Plan | None
                ) -> dict[str, tuple[str, datetime]]:

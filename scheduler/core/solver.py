@@ -69,13 +69,15 @@ class MatrixModel:
 
 @dataclass(frozen=True)
 class SolverResult:
-    """Status, primal values (None without a solution), objective, bound, gap, seconds."""
+    """Status, primal values (None without a solution), objective, bound, seconds, and the
+    row duals of an LP solved to optimality (else None)."""
 
     status: SolveStatus
     x: np.ndarray | None
     objective: float
     bound: float
     seconds: float
+    y: np.ndarray | None = None
 
 
 @functools.cache
@@ -142,13 +144,16 @@ def run_highs(model: MatrixModel, *, time_limit_s: float, relax: bool = False,
         status = SolveStatus.NO_SOLUTION
     x = np.array(h.getSolution().col_value) if has_x else None
     objective = float(info.objective_function_value) if has_x else float("inf")
+    y = None
     if relax:
         bound = objective if status is SolveStatus.OPTIMAL else -float("inf")
+        if status is SolveStatus.OPTIMAL:
+            y = np.array(h.getSolution().row_dual)
     else:
         bound = float(info.mip_dual_bound)
         if status is SolveStatus.OPTIMAL and not np.isfinite(bound):
             bound = objective
-    return SolverResult(status, x, objective, bound, time.perf_counter() - t0)
+    return SolverResult(status, x, objective, bound, time.perf_counter() - t0, y)
 
 
 def run_pyomo(model: object, *, time_limit_s: float, mip_rel_gap: float = 1e-4) -> SolverResult:
