@@ -82,29 +82,25 @@ class SiteLoads:
         sites = np.flatnonzero(p.allowed[j] & (cheapest < below))
         here = int(p.continue_site[j]) if p.fixed_site[j] == NOT_FIXED else NOT_FIXED
         rows, need = cost[sites], np.full(sites.size, d)
-        forced = np.zeros(sites.size)  # points subtracted to make a row start at slot 0
+        from_0 = np.zeros(sites.size, dtype=bool)  # rows going on from slot 0
         if here != NOT_FIXED:
             need = need + int(p.resume_slots[j])
             rows[sites == here, 0] = np.inf  # a later first piece there is a restart
-            if here in sites and np.isfinite(cost[here, 0]):  # going on from slot 0
-                forced_0 = 1e6 * (1.0 + np.abs(cost[here][np.isfinite(cost[here])]).sum())
+            if here in sites:  # going on where it runs
                 rows = np.vstack([rows, cost[here]])
-                rows[-1, 0] -= forced_0
                 sites, need = np.append(sites, here), np.append(need, d)
-                forced = np.append(forced, forced_0)
+                from_0 = np.append(from_0, True)
         if sites.size == 0:
             return None
         ddl = np.full(sites.size, p.deadline_slot[j])
         late, o = p.late_points_per_slot, p.overhead_slots
-        points, _ = pieces_dp(rows, need, ddl, o, late, keep=False)
-        i = int((points + forced).argmin())
-        if not points[i] + forced[i] < below:
+        points, _ = pieces_dp(rows, need, ddl, o, late, keep=False, from_0=from_0)
+        i = int(points.argmin())
+        if not points[i] < below:
             return None
-        _, slots = cheapest_pieces(rows[i:i + 1], need[i:i + 1], ddl[:1], o, late)
-        run = np.flatnonzero(slots[0])
-        # its points summed again from the slots: exact where `forced` shifted the row
-        exact = cost[sites[i], run].sum() + p.lateness_points(run[-1:] + 1, j)[0]
-        return float(exact), int(sites[i]), run
+        _, slots = cheapest_pieces(rows[i:i + 1], need[i:i + 1], ddl[:1], o, late,
+                                   from_0=from_0[i:i + 1])
+        return float(points[i]), int(sites[i]), np.flatnonzero(slots[0])
 
     def fits(self, j: int, s: int, slots: np.ndarray | slice) -> bool:
         """Job j on site s in `slots` stays within the GPU and power caps beside the loads."""

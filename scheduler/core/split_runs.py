@@ -12,12 +12,13 @@ from __future__ import annotations
 import numpy as np
 
 
-def cheapest_pieces(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def cheapest_pieces(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float,
+                    from_0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(points, run slots (J, T)): per row j the schedule `pieces_dp` finds, read back from
     its choices — a column of the master. No slots where no schedule exists (points inf)."""
     J, T = q.shape
-    points, (last, end_from, run_from, idle_from) = pieces_dp(q, need, ddl, o, pen, keep=True)
+    points, (last, end_from, run_from, idle_from) = pieces_dp(q, need, ddl, o, pen, keep=True,
+                                                               from_0=from_0)
     slots = np.zeros((J, T), dtype=bool)
     for j in np.flatnonzero(np.isfinite(points)):
         how = int(end_from[last[j], j])
@@ -41,15 +42,18 @@ def cheapest_pieces(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pe
 
 
 def pieces_dp(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float,
-               keep: bool) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+               keep: bool, from_0: np.ndarray | None = None
+               ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
     """Cheapest schedule in pieces per row j, by dynamic programming over slots: `need[j]`
     slots of work at slot prices `q` (J, T; inf where it may not run); the first piece
     starts with work, every later one with `o` slots of overhead; a piece of overhead alone
     may come between the others or after them (negative prices can pay for it); lateness
     `pen` per slot its last run slot ends after `ddl[j]`. With `o` ≤ 1 this is every plan, so the
     points are exact; with longer overheads a plan with a piece shorter than its overhead
-    is left out. Returns (points, and with `keep` the choices `cheapest_pieces` reads the
-    schedule back from: last slot, end, run and pause choices per slot)."""
+    is left out. Rows marked in `from_0` must start their first piece at slot 0 (a running
+    job going on where it runs). Returns (points, and with `keep` the choices
+    `cheapest_pieces` reads the schedule back from: last slot, end, run and pause choices
+    per slot)."""
     J, T = q.shape
     K, rows, om = int(need.max()) + 1, np.arange(J), max(o, 1)
     never = np.full((J, K), np.inf)
@@ -85,6 +89,8 @@ def pieces_dp(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: flo
             new_ovh[..., -1] = idle + qt
             ovh = new_ovh
         idle, run = into_idle, new_run
+        if t == 0 and from_0 is not None:
+            first = np.where(from_0[:, None], np.inf, first)
         at_end = np.column_stack([run[rows, need], ovh[rows, need]])
         end_cost[t] = at_end.min(axis=1) + lateness[t]
         if keep:
