@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scheduler.core.solve as solve_module
+from policies.limits import PowerLimit
 from policies.policy import load_policy
 from scheduler.core.colgen import (
     Prices,
@@ -298,3 +299,43 @@ def test_a_new_plan_takes_back_previous_runs_for_what_its_gap_leaves() -> None:
     assert out[3].objective <= objective + 0.005 * plans.whole(objective) + 1e-9
     assert plans.gap(bound, out[3].objective) <= 0.01
     assert violations(p, out[2]) == []
+
+
+def test_the_column_path_bounds_running_checkpointable_jobs_that_cannot_go_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Running checkpointable jobs whose site is shut for the first two hours (a max limit
+    of 0 kW) cannot go on where they run: their one start column does not fit. Their runs
+    paused or moved, restart overhead included, must reach the master, or its duals price
+    them at the cost of leaving them out and the bound falls to a fraction of the plan's.
+    The bound stays below the plan and close to the full model's LP (that it holds for
+    every plan, `test_core_live_bruteforce` checks by enumeration)."""
+    inst = random_instance(40, n_sites=4, n_slots=96, seed=3, checkpointable_share=0.5)
+    start = pd.Timestamp(inst.forecasts[next(iter(inst.forecasts))].slot_starts[0])
+    site_ids = [s.id for s in inst.sites]
+    jobs = list(inst.jobs)
+    ckpt = [i for i, j in enumerate(jobs) if j.checkpointable and j.duration_h >= 2][:6]
+    assert len(ckpt) == 6
+    for n, i in enumerate(ckpt):
+        j = jobs[i]
+        jobs[i] = replace(j, running_site=site_ids[n % 2], done_h=1.0,
+                          release=(start - pd.Timedelta(hours=2)).to_pydatetime())
+    shut = [PowerLimit(s, start.to_pydatetime(), (start + pd.Timedelta(hours=2)).to_pydatetime(),
+                       max_facility_kw=0.0) for s in site_ids[:2]]
+    p = build_problem(inst.sites, jobs, inst.forecasts, load_policy("min-carbon"),
+                      now=start.to_pydatetime(), limits=shut)
+    assert solve_module.full_model_nnz(p) > solve_module.FULL_MODEL_MAX_NNZ
+    lp = run_highs(build_fast(p).matrix, time_limit_s=120, relax=True)
+    assert lp.status is SolveStatus.OPTIMAL
+    monkeypatch.setattr(solve_module, "PIECES_MAX_NNZ", 0)  # the master of large re-plans
+    plan = solve(p, deterministic=True)
+    assert plan.source.startswith("milp:")
+    assert not violations(p, plan.schedule)
+    assert plan.bound <= plan.evaluation.objective + 1e-6
+    assert plan.bound >= 0.95 * lp.objective
+    # a running job's one start column is going on: moved, its run would need the restart
+    # overhead a start column has no room for
+    master = column_generation(p, greedy(p), 60)
+    c, s, k = master.opts
+    rep = np.array([cl[0] for cl in master.classes])[c]
+    running = p.continue_site[rep] != -1
+    assert (s[running] == p.continue_site[rep[running]]).all() and (k[running] == 0).all()

@@ -100,20 +100,33 @@ def score(st: State, choice: list[tuple[str | None, frozenset[int]]]) -> float:
     pinned_gpus = dict.fromkeys(pinned_kw, 0)
     movable_gpus = dict.fromkeys(pinned_kw, 0)
     total = 0.0
+    o = math.ceil(pol.restart_overhead_h / slot_h - 1e-9)
     for job, (site_id, run) in zip(st.jobs, choice, strict=True):
         remaining = math.ceil((job.duration_h - job.done_h) / slot_h - 1e-9)
         ddl = math.floor((pd.Timestamp(job.deadline) - start) / SLOT + 1e-9)
+        pinned = job.running_site is not None and not job.checkpointable
         if site_id is None:
-            if ddl > T:  # deferred: its energy at the horizon-average cost of its best site
-                # (the horizon is shorter than a day, so it has no average day)
+            if pinned:
+                return math.inf  # running work that cannot pause is never left out
+            if ddl > T:  # deferred: its energy (a running checkpointable job's restart
+                # overhead included) at the horizon-average cost of its best site, less the
+                # zero-carbon credit on the share of the site's capped energy curtailment
+                # covers (the horizon is shorter than a day, so it has no average day)
                 best = math.inf
                 for s in st.sites:
                     if not allowed(st, job, s):
                         continue
                     fc = st.forecasts[s.region]
-                    costs = [pue(s, fc, t) * cost_per_kwh(st, fc, t) for t in range(T)]
+                    costs = []
+                    for t in range(T):
+                        cap_kwh = cap_kw_at(st, s, times[t]) * slot_h
+                        zero = s.curtailment_share * fc.curtailment_mw[t] * 1000 * slot_h
+                        share = min(1.0, zero / cap_kwh) if cap_kwh > 0 else float(zero > 0)
+                        costs.append(pue(s, fc, t) * (cost_per_kwh(st, fc, t)
+                                                      - share * zero_credit(st, fc, t)))
                     best = min(best, sum(costs) / T)
-                total += job.gpus * job.kw_per_gpu * remaining * slot_h * best
+                later = remaining + (o if job.running_site and job.checkpointable else 0)
+                total += job.gpus * job.kw_per_gpu * later * slot_h * best
             else:
                 total += pol.lateness_penalty_per_h * T * slot_h
             continue
@@ -128,8 +141,6 @@ def score(st: State, choice: list[tuple[str | None, frozenset[int]]]) -> float:
         if slots[0] < rel:
             return math.inf
         segments = sum(1 for t in slots if t - 1 not in run)
-        o = math.ceil(pol.restart_overhead_h / slot_h - 1e-9)
-        pinned = job.running_site is not None and not job.checkpointable
         if pinned and (site_id != job.running_site or slots != list(range(remaining))):
             return math.inf
         if not job.checkpointable and segments != 1:
@@ -150,20 +161,29 @@ def score(st: State, choice: list[tuple[str | None, frozenset[int]]]) -> float:
             # running work that cannot move is there already; the rest fits beside it
             if movable_gpus[s.id, t] > max(0, s.gpus - pinned_gpus[s.id, t]):
                 return math.inf
-            cap_kw = min([s.power_cap_kw] + [lim.max_facility_kw for lim in st.limits
-                                              if lim.site == s.id and overlaps(lim, times[t])])
+            cap_kw = cap_kw_at(st, s, times[t])
             p = pue(s, fc, t)
             if movable_kw[s.id, t] * p > max(0.0, cap_kw - pinned_kw[s.id, t] * p) + 1e-9:
                 return math.inf
             facility = (pinned_kw[s.id, t] + movable_kw[s.id, t]) * p * slot_h
             zero = min(facility, s.curtailment_share * fc.curtailment_mw[t] * 1000 * slot_h)
-            ci = objective_ci(st, fc, t)
-            total += cost_per_kwh(st, fc, t) * facility \
-                - (pol.carbon_weight_per_kg * ci / 1000 + pol.curtailment_reward_per_kwh) * zero
+            total += cost_per_kwh(st, fc, t) * facility - zero_credit(st, fc, t) * zero
             min_kw = max([0.0] + [lim.min_facility_kw for lim in st.limits
                                   if lim.site == s.id and overlaps(lim, times[t])])
             total += pol.min_limit_penalty_per_kwh * max(0.0, min_kw * slot_h - facility)
     return total
+
+
+def cap_kw_at(st: State, s: Site, t: pd.Timestamp) -> float:
+    """The site's facility kW cap in the slot starting at `t` (its max limits applied)."""
+    return min([s.power_cap_kw] + [lim.max_facility_kw for lim in st.limits
+                                   if lim.site == s.id and overlaps(lim, t)])
+
+
+def zero_credit(st: State, fc: Forecast, t: int) -> float:
+    """Points saved per facility kWh counted zero-carbon."""
+    return st.policy.carbon_weight_per_kg * objective_ci(st, fc, t) / 1000 \
+        + st.policy.curtailment_reward_per_kwh
 
 
 def overlaps(lim: PowerLimit, t: pd.Timestamp) -> bool:

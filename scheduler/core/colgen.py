@@ -24,22 +24,32 @@ import pandas as pd
 from scipy import sparse
 
 from scheduler.core.milp_fast import FastModel, build_fast, class_of, job_classes, ragged
-from scheduler.core.problem import Problem
+from scheduler.core.problem import NOT_FIXED, Problem
 from scheduler.core.schedule import Schedule
 from scheduler.core.solver import LpSession, MatrixModel, SolveStatus, run_highs
 from scheduler.core.split_runs import cheapest_pieces, pieces_dp
 
 CHUNK = 2048  # classes priced at once (bounds memory to CHUNK × S × T floats)
+STALL = 1e-3
+"""Without schedules in pieces in the master, column generation stops once a bound update at
+a converged master gains less than this share of the LP objective: the bound then prices
+runs in pieces the master cannot hold and creeps (1,000-job states of
+`benchmarks/replan_speed.py`: 20 s more rounds lifted it by 0.2 %). With them it climbs to
+the full model's LP."""
 
 
 def schedule_options(p: Problem, classes: list[np.ndarray], sched: Schedule
                      ) -> set[tuple[int, int, int]]:
-    """The (class, site, start) columns a single-run schedule uses."""
+    """The (class, site, start) columns a single-run schedule uses (for a job bound to one
+    run — fixed, or running and going on — only that run: a running checkpointable job
+    moved elsewhere pays its restart overhead, which a start column has no room for)."""
     job_class = class_of(len(p.jobs), classes)
     first = sched.start_slot()
     placed = np.flatnonzero(sched.site >= 0)
+    free = p.bound_site == NOT_FIXED
     return {(int(job_class[j]), int(sched.site[j]), int(first[j]))
-            for j in placed if len(sched.segments(int(j))) == 1}
+            for j in placed if len(sched.segments(int(j))) == 1
+            and (free[j] or (sched.site[j], first[j]) == (p.bound_site[j], p.bound_start[j]))}
 
 
 class _Pricer:
@@ -71,6 +81,15 @@ class _Pricer:
         end = np.minimum(kk[None, None, :] + self.d[:, None, None], T)
         self.startable = (kk[None, None, :] + self.d[:, None, None] <= T) & (
             np.take_along_axis(blocked, end, axis=2) == blocked[:, :, :T])
+        # a class bound to one run (fixed, or running and going on) has that start column
+        # alone; a running checkpointable job's other runs pay restart overhead and are
+        # priced in pieces below
+        site, start = p.bound_site[rep], p.bound_start[rep]
+        bound = np.flatnonzero(site != NOT_FIXED)
+        only = np.zeros((bound.size, *self.startable.shape[1:]), dtype=bool)
+        inside = start[bound] < T
+        only[np.flatnonzero(inside), site[bound][inside], start[bound][inside]] = True
+        self.startable[bound] &= only
 
     def slot_prices(self, cls: np.ndarray, load: np.ndarray, gpu: np.ndarray) -> np.ndarray:
         """(len(cls), S, T) what a slot of classes `cls` costs at the capacity duals `load`
@@ -264,6 +283,11 @@ class Master:
         self.lp_objective = np.inf
         self.bound = -np.inf
         """Best Lagrangian lower bound of the full LP (valid while no dive bounds are set)."""
+        self.bound_is_current = False
+        """`bound` was priced at the last duals."""
+        self.stalled = False
+        """The last bound update, at a master converged over single runs, gained less than
+        `STALL` of the LP objective (see there)."""
         self.pieces = pieces
         self.piece_cols: list[int] = []
         """LP columns of schedules in pieces (bound phase only; see `_add_pieces`)."""
@@ -288,6 +312,7 @@ class Master:
         status, objective, x, y = self.session.solve(time_limit_s)
         if status is SolveStatus.OPTIMAL:
             self.lp_objective, self.x, self.y = objective, x, y
+            self.bound_is_current = False
         return status
 
     def set_bounds(self, lb: np.ndarray, ub: np.ndarray) -> None:
@@ -295,29 +320,43 @@ class Master:
         self.lb, self.ub = lb, ub
         self.session.set_bounds(self.start_cols, lb, ub)
 
-    def price(self, per_class: int, tol: float | None) -> int:
-        """Add the most negative start columns for the last duals; return how many.
-
-        With `tol`, also update `bound` and add nothing once the master is within `tol` of
-        the LP over all single-run columns.
-        """
+    def update_bound(self) -> float:
+        """Raise `bound` to the Lagrangian bound at the last duals (runs in pieces priced
+        too); return what it gained."""
         assert self.y is not None
         a0, nc = self.blocks["class-assign"]
         duals = self.prices()
-        best, single, new = self.pricer.price(self.y[a0:a0 + nc], duals.load, duals.gpu,
-                                              per_class, self.seen, bound=tol is not None)
+        best, _, _ = self.pricer.price(self.y[a0:a0 + nc], duals.load, duals.gpu, 0, None)
+        was = self.bound
+        self.bound = max(was, self.lp_objective
+                         + float((self.pricer.n * np.minimum(0.0, best)).sum()))
+        self.bound_is_current = True
+        return self.bound - was
+
+    def price(self, per_class: int, tol: float | None) -> int:
+        """Add the most negative start columns for the last duals; return how many.
+
+        With `tol`, on the first round and whenever the master is within `tol` of the LP
+        over all single-run columns, also update `bound` (which prices runs in pieces too)
+        and add schedules in pieces instead (`_add_pieces`).
+        """
+        assert self.y is not None
+        a0, nc = self.blocks["class-assign"]
+        y_assign, duals = self.y[a0:a0 + nc], self.prices()
+        _, single, new = self.pricer.price(y_assign, duals.load, duals.gpu, per_class,
+                                           self.seen, bound=False)
         if tol is not None:
-            n = self.pricer.n
-            self.bound = max(self.bound,
-                             self.lp_objective + float((n * np.minimum(0.0, best)).sum()))
-            # converged when the master is within tol of the LP over single runs (the bound
-            # above also covers split runs of checkpointable jobs and may stay below it)
+            n, scale = self.pricer.n, max(1.0, abs(self.lp_objective))
             lp_single = self.lp_objective + float((n * np.minimum(0.0, single)).sum())
-            if self.lp_objective - lp_single <= tol * max(1.0, abs(self.lp_objective)):
-                return self._add_pieces(self.y[a0:a0 + nc], duals)
-        added = self._add_pieces(self.y[a0:a0 + nc], duals) if tol is not None else 0
+            converged = self.lp_objective - lp_single <= tol * scale
+            if converged or self.bound == -np.inf:
+                gain = self.update_bound()
+                self.stalled = converged and not self.pieces and gain < STALL * scale
+                added = self._add_pieces(y_assign, duals)
+                if converged:
+                    return added
         if new[0].size == 0:
-            return added
+            return 0
         self.seen[new] = True
         part = build_fast(self.p, preemptive=False, options=new).matrix
         cols = slice(self.first_start_col, self.first_start_col + new[0].size)
@@ -333,12 +372,18 @@ class Master:
     def _add_pieces(self, y_assign: np.ndarray, duals: Prices) -> int:
         """Add, for each checkpointable class that the last pricing found cheaper in pieces,
         its cheapest schedule in pieces as a column (kept apart: `drop_pieces`); return how
-        many. Without them the master's duals keep favouring pieces the bound then counts."""
+        many. Without them the master's duals keep favouring pieces the bound then counts.
+        Running classes (whose one start column is going on, which may not fit) get theirs
+        on every allowed site, also without `pieces`: otherwise their duals are the cost of
+        leaving them out, and the bound collapses."""
         pr, p = self.pricer, self.p
-        cls = np.flatnonzero(pr.piece_site >= 0)
-        if cls.size == 0 or not self.pieces:
+        cheaper = np.flatnonzero((pr.piece_site >= 0) & (self.pieces | (pr.cont != NOT_FIXED)))
+        running = np.argwhere((pr.cont != NOT_FIXED)[:, None] & pr.allowed)
+        pairs = np.unique(np.concatenate([np.column_stack([cheaper, pr.piece_site[cheaper]]),
+                                          running]), axis=0)
+        if pairs.size == 0:
             return 0
-        site = pr.piece_site[cls]
+        cls, site = pairs[:, 0], pairs[:, 1]
         q = pr.slot_prices(cls, duals.load, duals.gpu)[np.arange(cls.size), site]
         q = np.where(pr.runnable[cls, site], q, np.inf)
         need = work_slots(pr.d[cls], pr.resume[cls], pr.cont[cls], site)
@@ -395,8 +440,10 @@ def column_generation(p: Problem, incumbent: Schedule, time_limit_s: float,
         left = time_limit_s - (time.perf_counter() - t0)
         if left <= 0 or master.solve(left) is not SolveStatus.OPTIMAL:
             break
-        if master.price(per_class, tol) == 0 or master.bound >= enough:
+        if master.price(per_class, tol) == 0 or master.bound >= enough or master.stalled:
             break
+    if master.y is not None and not master.bound_is_current:  # out of time or rounds
+        master.update_bound()
     master.drop_pieces(max(0.05, time_limit_s - (time.perf_counter() - t0)))
     return master
 

@@ -129,20 +129,24 @@ def greedy(problem: Problem, start: Schedule | None = None, split: bool = False)
 
     With `start`, its placed jobs stay where they are and only the unplaced ones are added
     (the repair step after LP rounding). With `split`, a free checkpointable job may take
-    its cheapest run in pieces instead (slower: for the instances the full model solves).
+    its cheapest run in pieces instead (slower: for the instances the full model solves); a
+    running checkpointable job always may (its one run otherwise is going on, which may not
+    fit).
     """
     sched = Schedule.empty(problem) if start is None else start.copy()
     loads = SiteLoads(problem, sched)
     order = placement_order(problem)
+    may_split = problem.checkpointable & (problem.fixed_site == NOT_FIXED) & (
+        split | (problem.continue_site != NOT_FIXED))
     for j in order[sched.site[order] < 0]:
         pts, ok = loads.options(int(j))
-        if not ok.any():
-            continue  # no run fits in the horizon (too long, or no room): left unplaced
-        masked = np.where(ok, pts, np.inf)
-        # earliest start wins ties: scan starts first, then sites
-        k, s = np.unravel_index(np.argmin(masked.T), masked.T.shape)
-        points, slots = masked[s, k], slice(int(k), int(k) + int(problem.dur_slots[j]))
-        if split and problem.checkpointable[j] and problem.bound_site[j] == NOT_FIXED:
+        points, s, slots = np.inf, -1, slice(0, 0)
+        if ok.any():
+            masked = np.where(ok, pts, np.inf)
+            # earliest start wins ties: scan starts first, then sites
+            k, s = np.unravel_index(np.argmin(masked.T), masked.T.shape)
+            points, slots = masked[s, k], slice(int(k), int(k) + int(problem.dur_slots[j]))
+        if may_split[j]:
             pieces = loads.best_split(int(j))
             if pieces is not None and pieces[0] < points:
                 points, s, slots = pieces

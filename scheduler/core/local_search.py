@@ -25,12 +25,12 @@ MIN_GAIN = 1e-7
 
 
 def relocate(p: Problem, sched: Schedule, time_limit_s: float, seed: int = 0,
-             pieces: bool = False, jobs: np.ndarray | None = None) -> Schedule:
+             pieces: bool = False) -> Schedule:
     """`sched` improved by single-job moves within `time_limit_s` seconds (a new Schedule,
     or `sched` itself when no move gains). With `pieces`, a checkpointable job that is free
     or running may also move to its cheapest run in pieces (`SiteLoads.best_split`: a
     running one may pause or move), or from pieces back to one run (its dynamic program
-    costs milliseconds per job and move). `jobs`: move only these."""
+    costs milliseconds per job and move)."""
     t0 = time.perf_counter()
     out = sched.copy()
     loads = SiteLoads(p, out)
@@ -40,8 +40,6 @@ def relocate(p: Problem, sched: Schedule, time_limit_s: float, seed: int = 0,
     free = p.bound_site == NOT_FIXED
     movable = (out.site >= 0) & ((free & one_piece & (runs == p.dur_slots))
                                  | (p.checkpointable & pieces & (p.fixed_site == NOT_FIXED)))
-    if jobs is not None:
-        movable &= np.isin(np.arange(len(p.jobs)), jobs)
     movable = np.flatnonzero(movable)
     rng = np.random.default_rng(seed)
     moved_any = False

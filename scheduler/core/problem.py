@@ -581,7 +581,9 @@ def build_problem(sites: Sequence[Site], jobs: Sequence[Job],
         forecast_stale=any(fc.stale for fc in fcs),
         battery=site_batteries(sites, battery_soc_kwh),
     )
-    deferral = _deferral_points(p.deferral_cost_per_it_kwh(), allowed, it_kw * dur * slot_h,
-                                dur, round(24 / slot_h))
+    # a running checkpointable job left out pauses: it pays its restart overhead later
+    later = dur + p.resume_slots
+    deferral = _deferral_points(p.deferral_cost_per_it_kwh(), allowed, it_kw * later * slot_h,
+                                later, round(24 / slot_h))
     return dataclasses.replace(p, unplaced_points=np.where(
         deferrable, deferral, policy.lateness_penalty_per_h * T * slot_h))

@@ -14,8 +14,9 @@ jobs they leave over get one more LP in the room left (`decompose`). Every plan 
 gets a late-job repair (`repair`), and the best one single-job moves (`local_search`; on
 the column path each rounded plan too);
 on the large paths, when no plan is within the gap yet, a last round of moves may also split
-free checkpointable jobs into pieces (step `split`). When re-planning, a new plan moves
-jobs back to their previous runs for what its gap leaves (step `restore`).
+checkpointable jobs into pieces, and pause or move running ones (step `split`). When
+re-planning, a new plan moves jobs back to their previous runs for what its gap leaves
+(step `restore`).
 The best plan found is returned with the best bound, so the gap is honest; the gap of a
 residual problem is relative to the whole plan's objective. On instances the full model solves,
 the greedy fills may also split checkpointable jobs into pieces (`split_runs`), as the
@@ -24,12 +25,13 @@ model may: their LP-rounded plans then start the MILP close to the optimum.
 Jobs whose decision is fixed (running and not checkpointable, or kept from the previous
 plan) are not decided again: they are laid down first, and the other jobs are planned in
 the room they leave (`Problem.residual`), which adds up exactly. Running checkpointable
-jobs may pause or move in the full models; the heuristics let them go on where they run.
-The large-instance paths plan the others beside them going on, then let each of them
-pause or move by single-job moves (step `pause`), and bound the plan with them free: a
-Lagrangian bound at the LP's duals or at the marginal price of energy beside the plan's
-loads, whichever is higher (the bound of the plan with them going on does not hold for
-plans that pause them: on April 2023 re-plans it stood 27 % above such a plan).
+jobs may pause or move under `milp`; `greedy` and `asap` let them go on where they run.
+The large-instance paths hold a running checkpointable job to one start column, going on
+where it runs, and price its other runs (paused or moved, paying the restart overhead) in
+pieces: the column generation's bound holds with it free, and its schedules in pieces join
+the master (without them its duals priced such a job at the cost of leaving it out, and
+the bound fell to a quarter of the plan). The rounded plans have it going on; fills and
+the moves of step `split` may pause or move it.
 
 Sites with a battery: the full models schedule it with the jobs; every plan the `milp`
 method finds (also those of column generation, of parts, repairs and moves) gets the best
@@ -56,7 +58,6 @@ from scheduler.core.colgen import (
     Prices,
     column_generation,
     dive,
-    lagrangian_bound,
     schedule_options,
 )
 from scheduler.core.decompose import average_prices, solve_parts, split
@@ -282,11 +283,10 @@ def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.
     problem's grid) seeds the MILP and wins ties; `prices` (e.g. the previous plan's, on this
     grid) start the column generation of large instances."""
     budget = _Budget(time_limit_s, deterministic)
-    exact = method is Method.MILP and (builder is Builder.PYOMO
-                                       or full_model_nnz(p) <= FULL_MODEL_MAX_NNZ)
     running = p.continue_site != NOT_FIXED
     fixed = p.fixed_site != NOT_FIXED
-    bound_here = fixed | (running & ~(exact & p.checkpointable))
+    # the MILP plans running checkpointable jobs with the rest: they may pause or move
+    bound_here = fixed | (running & ~(p.checkpointable & (method is Method.MILP)))
     if not bound_here.any():
         return replace(_solve_free(p, method, budget, mip_gap, builder, incumbent, prices),
                        floor=p.unavoidable_points())
@@ -300,20 +300,9 @@ def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.
     sched.charge_kw, sched.discharge_kw = out.schedule.charge_kw, out.schedule.discharge_kw
     ev = evaluate(p, sched)
     # the whole's objective is the bound jobs' points plus the rest's, exactly
-    bound = out.bound + (ev.objective - out.objective)
-    steps, status, floor = out.steps, out.status, p.unavoidable_points()
-    held = np.flatnonzero(bound_here & ~fixed & p.checkpointable)
-    if method is Method.MILP and held.size:
-        # the large paths planned running checkpointable jobs going on where they run: they
-        # may still pause or move, and the bound must hold for plans where they do
-        moved = relocate(p, sched, max(0.1, budget.left()), pieces=True, jobs=held)
-        if moved is not sched:
-            sched, ev, steps = moved, evaluate(p, moved), (*steps, "pause")
-        bound = _bound_with_running_free(p, sched, out.prices)
-        if relative_gap(ev.objective - floor, bound - floor) > mip_gap:
-            status = SolveStatus.FEASIBLE if status is SolveStatus.OPTIMAL else status
-    return Outcome(sched, ev, out.source, steps, status, bound, out.build_seconds,
-                   out.solve_seconds, out.prices, floor)
+    return Outcome(sched, ev, out.source, out.steps, out.status,
+                   out.bound + (ev.objective - out.objective), out.build_seconds,
+                   out.solve_seconds, out.prices, p.unavoidable_points())
 
 
 def _lay_down(p: Problem, bound_here: np.ndarray) -> tuple[Schedule, Problem, float]:
@@ -325,20 +314,6 @@ def _lay_down(p: Problem, bound_here: np.ndarray) -> tuple[Schedule, Problem, fl
         base.place(int(j), int(p.bound_site[j]), slice(k, k + int(p.dur_slots[j])))
     sub = p.residual(np.flatnonzero(~bound_here), *site_loads(p, base))
     return base, sub, evaluate(p, base).objective - evaluate(sub, Schedule.empty(sub)).objective
-
-
-def _bound_with_running_free(p: Problem, sched: Schedule, prices: Prices | None) -> float:
-    """A lower bound on every plan of `p` where only fixed decisions (`Problem.fixed_site`)
-    and running jobs that cannot checkpoint are held: the better Lagrangian bound of the
-    others at `prices` (the capacity duals of the plan's LP, where given) or at the
-    marginal points of an IT kW beside the loads of `sched` (the energy's own price where
-    capacity does not bind: duals of slots the LP leaves empty may say nothing of it)."""
-    held = (p.fixed_site != NOT_FIXED) | ((p.continue_site != NOT_FIXED) & ~p.checkpointable)
-    _, sub, offset = _lay_down(p, held)
-    it_kw, _ = site_loads(sub, Schedule(sched.site[~held], sched.run[~held]))
-    marginal = Prices(sub.site_points(it_kw + 1.0) - sub.site_points(it_kw),
-                      np.zeros(p.pue.shape))
-    return offset + max(lagrangian_bound(sub, q) for q in (marginal, prices) if q is not None)
 
 
 def _solve_free(p: Problem, method: Method, budget: _Budget, mip_gap: float,
@@ -427,8 +402,9 @@ def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: 
             bound, build_s, prices = _solve_by_parts(p, plans, budget, mip_gap)
         else:
             bound, build_s, prices = _solve_by_columns(p, plans, budget, mip_gap, prices)
-        if plans.gap(bound) > mip_gap and (p.checkpointable & (p.bound_site == NOT_FIXED)).any():
-            # the large paths plan single runs; checkpointable jobs may then split
+        if plans.gap(bound) > mip_gap and (p.checkpointable & (p.fixed_site == NOT_FIXED)).any():
+            # the large paths plan single runs (running jobs going on where they run);
+            # checkpointable jobs may then split, pause or move
             _relocate_best(p, plans, left() - budget.keep_back(DECODE_RESERVE_S), pieces=True)
     else:
         tb = time.perf_counter()
