@@ -285,9 +285,11 @@ class Master:
         """Best Lagrangian lower bound of the full LP (valid while no dive bounds are set)."""
         self.bound_is_current = False
         """`bound` was priced at the last duals."""
+        self.converged_bound = -np.inf
+        """`bound` when the master last converged over single runs."""
         self.stalled = False
-        """The last bound update, at a master converged over single runs, gained less than
-        `STALL` of the LP objective (see there)."""
+        """The bound gained less than `STALL` of the LP objective between the last two
+        masters converged over single runs (see there)."""
         self.pieces = pieces
         self.piece_cols: list[int] = []
         """LP columns of schedules in pieces (bound phase only; see `_add_pieces`)."""
@@ -320,18 +322,16 @@ class Master:
         self.lb, self.ub = lb, ub
         self.session.set_bounds(self.start_cols, lb, ub)
 
-    def update_bound(self) -> float:
+    def update_bound(self) -> None:
         """Raise `bound` to the Lagrangian bound at the last duals (runs in pieces priced
-        too); return what it gained."""
+        too)."""
         assert self.y is not None
         a0, nc = self.blocks["class-assign"]
         duals = self.prices()
         best, _, _ = self.pricer.price(self.y[a0:a0 + nc], duals.load, duals.gpu, 0, None)
-        was = self.bound
-        self.bound = max(was, self.lp_objective
+        self.bound = max(self.bound, self.lp_objective
                          + float((self.pricer.n * np.minimum(0.0, best)).sum()))
         self.bound_is_current = True
-        return self.bound - was
 
     def price(self, per_class: int, tol: float | None) -> int:
         """Add the most negative start columns for the last duals; return how many.
@@ -350,10 +350,11 @@ class Master:
             lp_single = self.lp_objective + float((n * np.minimum(0.0, single)).sum())
             converged = self.lp_objective - lp_single <= tol * scale
             if converged or self.bound == -np.inf:
-                gain = self.update_bound()
-                self.stalled = converged and not self.pieces and gain < STALL * scale
+                self.update_bound()
                 added = self._add_pieces(y_assign, duals)
                 if converged:
+                    was, self.converged_bound = self.converged_bound, self.bound
+                    self.stalled = not self.pieces and self.bound - was < STALL * scale
                     return added
         if new[0].size == 0:
             return 0
