@@ -31,9 +31,9 @@ from scheduler.core.split_runs import cheapest_pieces, pieces_dp
 
 CHUNK = 2048  # classes priced at once (bounds memory to CHUNK × S × T floats)
 STALL = 1e-3
-"""Without schedules in pieces in the master, column generation stops once a bound update at
-a converged master gains less than this share of the LP objective: the bound then prices
-runs in pieces the master cannot hold and creeps (1,000-job states of
+"""Without schedules in pieces in the master, column generation stops once the bounds of two
+masters converged over single runs differ by less than this share of the LP objective: the
+bound prices runs in pieces the master does not hold and then creeps (1,000-job states of
 `benchmarks/replan_speed.py`: 20 s more rounds lifted it by 0.2 %). With them it climbs to
 the full model's LP."""
 
