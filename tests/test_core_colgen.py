@@ -16,7 +16,6 @@ from policies.limits import PowerLimit
 from policies.policy import load_policy
 from scheduler.core.colgen import (
     Prices,
-    cheapest_pieces,
     column_generation,
     dive,
     preemptive_costs,
@@ -27,6 +26,7 @@ from scheduler.core.problem import Problem, build_problem
 from scheduler.core.schedule import Schedule, evaluate, violations
 from scheduler.core.solve import Method, solve
 from scheduler.core.solver import SolveStatus, run_highs
+from scheduler.core.split_runs import job_pieces
 from simulations.instances import random_instance
 
 
@@ -134,15 +134,16 @@ def test_a_run_without_a_column_leaves_the_start_partial() -> None:
 
 
 def cheapest_in_pieces(q: np.ndarray, work: int, overhead: int, deadline: int,
-                       pen: float) -> float:
+                       pen: float, first: int | None = None) -> float:
     """Brute force: every set of run slots (q finite), split into pieces; a plan with n
-    pieces runs `work + overhead · (n − 1)` slots; lateness by its last slot."""
+    pieces runs `work + overhead · (n − 1)` slots; lateness by its last slot. With `first`,
+    only plans whose first run slot is it."""
     best = np.inf
     slots = np.flatnonzero(np.isfinite(q))
     for n in range(1, slots.size + 1):
         for run in itertools.combinations(slots.tolist(), n):
             pieces = 1 + sum(b > a + 1 for a, b in itertools.pairwise(run))
-            if n == work + overhead * (pieces - 1):
+            if n == work + overhead * (pieces - 1) and first in (None, run[0]):
                 best = min(best, q[list(run)].sum() + pen * max(0, run[-1] + 1 - deadline))
     return best
 
@@ -154,9 +155,10 @@ def test_preemptive_pricing_finds_the_cheapest_schedule_in_pieces(
         seed: int, T: int, work: int, overhead: int, negative: bool, resume: int) -> None:
     """Exact on non-negative prices (then the bound loses nothing to preemption) and, with
     overheads of at most one slot, at any prices (a piece of overhead alone may then come
-    after the work); never above the optimum. Two sites: the job runs now on site 0, so
-    only site 1 pays its restart slots. `cheapest_pieces` finds the same points and a
-    schedule that costs them."""
+    after the work); never above the optimum. Two sites: the job runs now on site 0, so it
+    goes on there from slot 0 with its work alone, or restarts there later, or on site 1,
+    paying its restart slots. `job_pieces` finds the same points and a schedule that costs
+    them, as `Problem.option_slots` counts its slots."""
     rng = np.random.default_rng(seed)
     q = rng.uniform(-1.0 if negative else 0.0, 3.0, (2, T))
     q[:, rng.random(T) < 0.3] += 20.0  # expensive slots: pieces around them pay
@@ -165,10 +167,15 @@ def test_preemptive_pricing_finds_the_cheapest_schedule_in_pieces(
     deadline, pen = int(rng.integers(1, T + 1)), 1.5
     got = preemptive_costs(q[None], np.array([work]), np.array([resume]), np.array([0]),
                            np.array([deadline]), overhead, pen)[0]
-    need = np.array([work, work + resume])
-    points, slots = cheapest_pieces(q, need, np.array([deadline] * 2), overhead, pen)
+    going_on = np.array([True, False])
+    points, slots = job_pieces(q, np.array([work] * 2), np.array([resume] * 2), going_on,
+                               np.array([deadline] * 2), overhead, pen, keep=True)
+    assert slots is not None
+    later = np.where(np.arange(T) == 0, np.inf, q[0])
     for s in (0, 1):
-        want = cheapest_in_pieces(q[s], int(need[s]), overhead, deadline, pen)
+        want = cheapest_in_pieces(q[1], work + resume, overhead, deadline, pen) if s else \
+            min(cheapest_in_pieces(q[0], work, overhead, deadline, pen, first=0),
+                cheapest_in_pieces(later, work + resume, overhead, deadline, pen))
         if negative and overhead > 1:
             assert got[s] <= want + 1e-9
         elif np.isinf(want):
@@ -178,7 +185,8 @@ def test_preemptive_pricing_finds_the_cheapest_schedule_in_pieces(
             assert points[s] == pytest.approx(want, abs=1e-9)
             run = np.flatnonzero(slots[s])
             pieces = 1 + int((np.diff(run) > 1).sum())
-            assert run.size == need[s] + overhead * (pieces - 1)
+            need = work if s == 0 and run[0] == 0 else work + resume
+            assert run.size == need + overhead * (pieces - 1)
             assert q[s, run].sum() + pen * max(0, run[-1] + 1 - deadline) \
                 == pytest.approx(want, abs=1e-9)
 
@@ -254,8 +262,15 @@ def test_schedules_in_pieces_in_the_master_bring_its_bound_up_to_the_lp() -> Non
     pieces = column_generation(p, greedy(p), 60, pieces=True)
     assert single < lp.objective * 0.99
     assert pieces.bound >= lp.objective - 1e-6 * abs(lp.objective)
-    assert pieces.piece_cols == []  # gone again: rounding and the dive see single runs
-    assert len(pieces.x) == len(pieces.model().matrix.c)
+    # they stay for rounding, which takes a schedule in pieces whole (`Master.decode`)
+    assert not violations(p, pieces.decode(pieces.x))
+    x = np.zeros_like(pieces.x)
+    x[pieces.piece_cols[0]] = 1.0
+    c, s, run = pieces.piece_runs[0]
+    j = pieces.classes[c][0]
+    alone = pieces.decode(x)
+    assert alone.site[j] == s and np.flatnonzero(alone.run[j]).tolist() == run.tolist()
+    assert (alone.site >= 0).sum() == 1 and not violations(p, alone)
     plan = solve(p, deterministic=True)
     assert plan.source.startswith("milp:colgen")
     assert lp.objective - 1e-6 <= plan.bound <= plan.evaluation.objective + 1e-6
@@ -301,6 +316,28 @@ def test_a_new_plan_takes_back_previous_runs_for_what_its_gap_leaves() -> None:
     assert violations(p, out[2]) == []
 
 
+def shut_running_state(pinned: int) -> Problem:
+    """40 jobs on 4 sites × 96 slots: 6 checkpointable jobs running (done 1 h) on the first
+    two sites, which a max limit of 0 kW shuts for the first two hours, and `pinned`
+    non-checkpointable ones running on the others."""
+    inst = random_instance(40, n_sites=4, n_slots=96, seed=3, checkpointable_share=0.5)
+    start = pd.Timestamp(inst.forecasts[next(iter(inst.forecasts))].slot_starts[0])
+    site_ids = [s.id for s in inst.sites]
+    jobs = list(inst.jobs)
+    ckpt = [i for i, j in enumerate(jobs) if j.checkpointable and j.duration_h >= 2][:6]
+    pins = [i for i, j in enumerate(jobs) if not j.checkpointable and j.duration_h >= 2
+            and set(j.allowed_sites or site_ids) >= set(site_ids[2:])][:pinned]
+    assert len(ckpt) == 6 and len(pins) == pinned
+    began = (start - pd.Timedelta(hours=2)).to_pydatetime()
+    for n, i in enumerate(ckpt + pins):
+        jobs[i] = replace(jobs[i], running_site=site_ids[n % 2 + 2 * (i in pins)], done_h=1.0,
+                          release=began)
+    shut = [PowerLimit(s, start.to_pydatetime(), (start + pd.Timedelta(hours=2)).to_pydatetime(),
+                       max_facility_kw=0.0) for s in site_ids[:2]]
+    return build_problem(inst.sites, jobs, inst.forecasts, load_policy("min-carbon"),
+                         now=start.to_pydatetime(), limits=shut)
+
+
 def test_the_column_path_bounds_running_checkpointable_jobs_that_cannot_go_on(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Running checkpointable jobs whose site is shut for the first two hours (a max limit
@@ -309,20 +346,7 @@ def test_the_column_path_bounds_running_checkpointable_jobs_that_cannot_go_on(
     them at the cost of leaving them out and the bound falls to a fraction of the plan's.
     The bound stays below the plan and close to the full model's LP (that it holds for
     every plan, `test_core_live_bruteforce` checks by enumeration)."""
-    inst = random_instance(40, n_sites=4, n_slots=96, seed=3, checkpointable_share=0.5)
-    start = pd.Timestamp(inst.forecasts[next(iter(inst.forecasts))].slot_starts[0])
-    site_ids = [s.id for s in inst.sites]
-    jobs = list(inst.jobs)
-    ckpt = [i for i, j in enumerate(jobs) if j.checkpointable and j.duration_h >= 2][:6]
-    assert len(ckpt) == 6
-    for n, i in enumerate(ckpt):
-        j = jobs[i]
-        jobs[i] = replace(j, running_site=site_ids[n % 2], done_h=1.0,
-                          release=(start - pd.Timedelta(hours=2)).to_pydatetime())
-    shut = [PowerLimit(s, start.to_pydatetime(), (start + pd.Timedelta(hours=2)).to_pydatetime(),
-                       max_facility_kw=0.0) for s in site_ids[:2]]
-    p = build_problem(inst.sites, jobs, inst.forecasts, load_policy("min-carbon"),
-                      now=start.to_pydatetime(), limits=shut)
+    p = shut_running_state(pinned=0)
     assert solve_module.full_model_nnz(p) > solve_module.FULL_MODEL_MAX_NNZ
     lp = run_highs(build_fast(p).matrix, time_limit_s=120, relax=True)
     assert lp.status is SolveStatus.OPTIMAL
@@ -339,3 +363,18 @@ def test_the_column_path_bounds_running_checkpointable_jobs_that_cannot_go_on(
     rep = np.array([cl[0] for cl in master.classes])[c]
     running = p.continue_site[rep] != -1
     assert (s[running] == p.continue_site[rep[running]]).all() and (k[running] == 0).all()
+
+
+def test_the_master_holds_schedules_in_pieces_of_running_checkpointable_jobs_only() -> None:
+    """A pinned running job (not checkpointable) has its going-on alone; a schedule in
+    pieces for it would let the master's LP fall under the bound of the true problem, and
+    rounding place it in pieces. The master is a restriction of the full LP, so its LP
+    optimum never falls under the bound, and what it rounds to is a valid plan."""
+    p = shut_running_state(pinned=3)
+    master = column_generation(p, greedy(p), 60, max_rounds=20)
+    rep = np.array([cl[0] for cl in master.classes])
+    pieces = rep[[c for c, _, _ in master.piece_runs]]
+    assert pieces.size and p.checkpointable[pieces].all()
+    assert (p.fixed_site[pieces] == -1).all()
+    assert master.lp_objective >= master.bound - 1e-6 * abs(master.bound)
+    assert not violations(p, master.decode(master.x))

@@ -51,17 +51,21 @@ def test_single_job_moves_split_a_checkpointable_job_and_join_it_again() -> None
     assert joined.segments(0) == [(3, 5)]
 
 
+@pytest.mark.parametrize(("pieces_max_nnz", "how"), [(0, ("milp:greedy", ("split",))),
+                                                     (10**9, ("milp:lp-rounding", ()))])
 def test_the_column_path_splits_a_checkpointable_job_when_single_runs_leave_a_gap(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Column generation plans single runs; its bound prices runs in pieces. When the best
-    single run is not within the gap, a last round of moves splits the job (step `split`)."""
+        monkeypatch: pytest.MonkeyPatch, pieces_max_nnz: int, how: tuple) -> None:
+    """Column generation prices runs in pieces for its bound. Where its master holds single
+    runs alone and the best is not within the gap, a last round of moves splits the job
+    (step `split`); where the master holds schedules in pieces, rounding takes the split."""
     monkeypatch.setattr(solve_module, "FULL_MODEL_MAX_NNZ", 0)
+    monkeypatch.setattr(solve_module, "PIECES_MAX_NNZ", pieces_max_nnz)
     fcs = {"chugoku": forecast("chugoku", [700] * 6, [0, 1, 0, 0, 1, 0])}
     sites = [site("matsue", "chugoku", pue=1.25, share=0.01, home=True)]
     jobs = [job("train", gpus=4, dur_slots=2, release=0, deadline=6, ckpt=True)]
     p = build_problem(sites, jobs, fcs, replace(load_policy("min-carbon"),
                                                 restart_overhead_h=0.0))
     out = solve(p, time_limit_s=30.0, deterministic=True)
-    assert out.steps[-1:] == ("split",)
+    assert (out.source, out.steps[-1:]) == how
     assert out.schedule.segments(0) == [(1, 2), (4, 5)]
     assert out.evaluation.total_kg_co2 == pytest.approx(0.0)

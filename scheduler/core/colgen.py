@@ -5,13 +5,13 @@ columns found so far (first those of the greedy plan). Each round prices every
 (class, site, start) against the row duals with cumulative sums and adds the most negative
 ones. The Lagrangian bound z_RMP + Σ_c n_c · min(0, min reduced cost_c) is a valid lower
 bound of the full problem at every round; checkpointable classes are also priced by their
-cheapest schedule in pieces, overheads and lateness included (`pieces_dp`; exact for
+cheapest schedule in pieces, overheads and lateness included (`job_pieces`; exact for
 overheads of up to one slot), so the bound stays valid for preemptive plans. With
 `pieces`, that schedule joins the master as a column while the bound is sought, and the
-bound reaches the full model's LP; those columns leave again before rounding, which works
-on single runs. `lagrangian_bound` gives the same kind of bound at any prices (e.g.
-another instance's duals). `dive` then rounds the master's LP solution to an integral
-plan, pricing new columns as jobs are pushed out of theirs.
+bound reaches the full model's LP (running checkpointable jobs' schedules in pieces join
+it always); rounding keeps them (`Master.decode`). `lagrangian_bound` gives the same kind
+of bound at any prices (e.g. another instance's duals). `dive` then rounds the master's LP
+solution to an integral plan, pricing new columns as jobs are pushed out of theirs.
 """
 
 from __future__ import annotations
@@ -23,11 +23,18 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from scheduler.core.milp_fast import FastModel, build_fast, class_of, job_classes, ragged
+from scheduler.core.milp_fast import (
+    FastModel,
+    build_fast,
+    class_of,
+    decode,
+    job_classes,
+    ragged,
+)
 from scheduler.core.problem import NOT_FIXED, Problem
 from scheduler.core.schedule import Schedule
 from scheduler.core.solver import LpSession, MatrixModel, SolveStatus, run_highs
-from scheduler.core.split_runs import cheapest_pieces, pieces_dp
+from scheduler.core.split_runs import job_pieces
 
 CHUNK = 2048  # classes priced at once (bounds memory to CHUNK × S × T floats)
 STALL = 1e-3
@@ -61,7 +68,8 @@ class _Pricer:
         self.kw, self.g = p.it_kw[rep], p.gpus[rep].astype(float)
         self.d, self.rel, self.ddl = p.dur_slots[rep], p.release_slot[rep], p.deadline_slot[rep]
         self.allowed = p.allowed[rep]
-        self.ckpt = p.checkpointable[rep]
+        self.ckpt = p.checkpointable[rep] & (p.fixed_site[rep] == NOT_FIXED)
+        """May run in pieces: checkpointable and not fixed (pinned, or by `--freeze`)."""
         self.resume, self.cont = p.resume_slots[rep], p.continue_site[rep]
         self.n = np.array([len(cl) for cl in classes], dtype=float)
         self.piece_site = np.full(len(classes), -1)
@@ -151,26 +159,19 @@ class _Pricer:
         return best, single, cols
 
 
-def work_slots(d: np.ndarray, resume: np.ndarray, cont: np.ndarray, site: np.ndarray
-               ) -> np.ndarray:
-    """Run slots of a schedule in pieces on `site`: `d` of work, plus `resume` restart
-    slots away from the site `cont` the job runs on now (arrays broadcast)."""
-    return d + np.where(site == cont, 0, resume)
-
-
 def preemptive_costs(q: np.ndarray, d: np.ndarray, resume: np.ndarray, cont: np.ndarray,
                      ddl: np.ndarray, o: int, pen: float) -> np.ndarray:
     """(J, S) lower bound on the points of job j's cheapest schedule in pieces at site s, at
-    slot prices `q` (J, S, T; inf where it may not run): `pieces_dp` with `d` slots of work
-    (plus `resume` restart slots away from its `cont` site). With `o` ≤ 1 that is exact at
-    any prices; with longer overheads a piece may also end inside its overhead and negative
-    prices count everywhere, so the value never exceeds the optimum, and equals it on
-    non-negative prices.
+    slot prices `q` (J, S, T; inf where it may not run): `job_pieces` with `d` slots of work
+    (plus `resume` restart slots, except going on from slot 0 at its `cont` site). With `o`
+    ≤ 1 that is exact at any prices; with longer overheads a piece may also end inside its
+    overhead and negative prices count everywhere, so the value never exceeds the optimum,
+    and equals it on non-negative prices.
     """
     J, S, T = q.shape
-    need = work_slots(d[:, None], resume[:, None], cont[:, None], np.arange(S)[None, :])
-    points, _ = pieces_dp(q.reshape(J * S, T), need.ravel(), np.repeat(ddl, S), o, pen,
-                           keep=False)
+    site = np.tile(np.arange(S), J)
+    points, _ = job_pieces(q.reshape(J * S, T), np.repeat(d, S), np.repeat(resume, S),
+                           site == np.repeat(cont, S), np.repeat(ddl, S), o, pen, keep=False)
     best = points.reshape(J, S)
     if o <= 1:
         return best
@@ -292,13 +293,19 @@ class Master:
         masters converged over single runs (see there)."""
         self.pieces = pieces
         self.piece_cols: list[int] = []
-        """LP columns of schedules in pieces (bound phase only; see `_add_pieces`)."""
+        """LP columns of schedules in pieces (see `_add_pieces`), after the model's."""
+        self.piece_runs: list[tuple[int, int, np.ndarray]] = []
+        """(class, site, run slots) of each column in `piece_cols`."""
         self.piece_keys: set[tuple[int, int, bytes]] = set()
 
     @property
     def start_cols(self) -> np.ndarray:
         """Column index of every start option in the master's LP."""
-        return self.first_start_col + np.arange(len(self.opts[0]))
+        return self._model_cols()[self.first_start_col:]
+
+    def _model_cols(self) -> np.ndarray:
+        """LP column of every column of `model` (all but those in pieces, in order)."""
+        return np.delete(np.arange(self.session.num_cols), self.piece_cols)
 
     def prices(self) -> Prices:
         """The capacity rows' duals of the last optimal solve."""
@@ -306,8 +313,20 @@ class Master:
         return Prices.from_duals(self.blocks, self.y, self.p.pue.shape)
 
     def model(self) -> FastModel:
-        """The master as a `FastModel` (same column order as the LP in HiGHS)."""
+        """The master without its schedules in pieces as a `FastModel` (in the column order
+        of the LP in HiGHS)."""
         return build_fast(self.p, preemptive=False, options=self.opts)
+
+    def decode(self, x: np.ndarray) -> Schedule:
+        """A (possibly fractional) solution of the master → Schedule: `milp_fast.decode` of
+        its start columns, then each schedule in pieces taken whole (by the class's jobs
+        left, in index order); fractional parts are left unplaced."""
+        sched = decode(self.p, self.model(), x[self._model_cols()])
+        for col, (c, site, run) in zip(self.piece_cols, self.piece_runs, strict=True):
+            left = [j for j in self.classes[c] if sched.site[j] < 0]
+            for j in left[:int(np.floor(x[col] + 1e-6))]:
+                sched.place(int(j), site, run)
+        return sched
 
     def solve(self, time_limit_s: float) -> SolveStatus:
         """Re-solve the LP; on optimality keep its primal `x` and duals `y`."""
@@ -372,14 +391,15 @@ class Master:
 
     def _add_pieces(self, y_assign: np.ndarray, duals: Prices) -> int:
         """Add, for each checkpointable class that the last pricing found cheaper in pieces,
-        its cheapest schedule in pieces as a column (kept apart: `drop_pieces`); return how
+        its cheapest schedule in pieces as a column (kept apart: `piece_cols`); return how
         many. Without them the master's duals keep favouring pieces the bound then counts.
         Running classes (whose one start column is going on, which may not fit) get theirs
         on every allowed site, also without `pieces`: otherwise their duals are the cost of
         leaving them out, and the bound collapses."""
         pr, p = self.pricer, self.p
-        cheaper = np.flatnonzero((pr.piece_site >= 0) & (self.pieces | (pr.cont != NOT_FIXED)))
-        running = np.argwhere((pr.cont != NOT_FIXED)[:, None] & pr.allowed)
+        moves = pr.ckpt & (pr.cont != NOT_FIXED)
+        cheaper = np.flatnonzero((pr.piece_site >= 0) & (self.pieces | moves))
+        running = np.argwhere(moves[:, None] & pr.allowed)
         pairs = np.unique(np.concatenate([np.column_stack([cheaper, pr.piece_site[cheaper]]),
                                           running]), axis=0)
         if pairs.size == 0:
@@ -387,9 +407,10 @@ class Master:
         cls, site = pairs[:, 0], pairs[:, 1]
         q = pr.slot_prices(cls, duals.load, duals.gpu)[np.arange(cls.size), site]
         q = np.where(pr.runnable[cls, site], q, np.inf)
-        need = work_slots(pr.d[cls], pr.resume[cls], pr.cont[cls], site)
-        points, slots = cheapest_pieces(q, need, pr.ddl[cls], p.overhead_slots,
-                                        p.late_points_per_slot)
+        points, slots = job_pieces(q, pr.d[cls], pr.resume[cls], site == pr.cont[cls],
+                                   pr.ddl[cls], p.overhead_slots, p.late_points_per_slot,
+                                   keep=True)
+        assert slots is not None
         keep = [i for i in np.flatnonzero(points - y_assign[cls] < -1e-7)
                 if (cls[i], site[i], slots[i].tobytes()) not in self.piece_keys]
         if not keep:
@@ -410,20 +431,10 @@ class Master:
         first = self.session.num_cols
         self.session.add_columns(cost, np.zeros(len(keep)), np.full(len(keep), np.inf), A)
         self.piece_cols += list(range(first, first + len(keep)))
+        self.piece_runs += [(int(cls[i]), int(site[i]), np.flatnonzero(slots[i])) for i in keep]
         if self.x is not None:
             self.x = np.concatenate([self.x, np.zeros(len(keep))])
         return len(keep)
-
-    def drop_pieces(self, time_limit_s: float) -> None:
-        """Remove the columns in pieces and re-solve: the rounding and the dive work on
-        single runs, in the column order of `model`. `bound` stays (it was valid)."""
-        if not self.piece_cols:
-            return
-        self.session.delete_columns(np.array(self.piece_cols))
-        self.piece_cols = []
-        self.x = self.y = None
-        self.solve(time_limit_s)
-
 
 def column_generation(p: Problem, incumbent: Schedule, time_limit_s: float,
                       per_class: int = 2, max_rounds: int = 200, tol: float = 1e-4,
@@ -445,7 +456,6 @@ def column_generation(p: Problem, incumbent: Schedule, time_limit_s: float,
             break
     if master.y is not None and not master.bound_is_current:  # out of time or rounds
         master.update_bound()
-    master.drop_pieces(max(0.05, time_limit_s - (time.perf_counter() - t0)))
     return master
 
 

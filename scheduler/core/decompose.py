@@ -35,7 +35,6 @@ import numpy as np
 
 from scheduler.core.colgen import Prices, column_generation, lagrangian_bound
 from scheduler.core.greedy import greedy
-from scheduler.core.milp_fast import decode
 from scheduler.core.problem import Problem
 from scheduler.core.schedule import Schedule, site_loads
 
@@ -62,11 +61,12 @@ RESIDUAL_TOL = 1e-2
 @dataclass(frozen=True)
 class PartResult:
     """A part's LP solution rounded down: jobs placed (indices of the whole), their sites and
-    start slots, the part's prices and LP optimum (None / inf without an LP solution)."""
+    run slots (placed × T), the part's prices and LP optimum (None / inf without an LP
+    solution)."""
 
     jobs: np.ndarray
     sites: np.ndarray
-    starts: np.ndarray
+    runs: np.ndarray
     prices: Prices | None
     lp_objective: float
     weight: float
@@ -88,11 +88,11 @@ def solve_part(part: Problem, jobs: np.ndarray, share: float, prices: Prices | N
     master = column_generation(part, greedy(part), time_limit_s, tol=PART_TOL, prices=prices)
     if master.x is None:
         empty = np.zeros(0, dtype=int)
-        return PartResult(empty, empty, empty, None, math.inf, share)
-    sched = decode(part, master.model(), master.x)
+        return PartResult(empty, empty, np.zeros((0, part.n_slots), dtype=bool), None,
+                          math.inf, share)
+    sched = master.decode(master.x)
     placed = np.flatnonzero(sched.site >= 0)
-    starts = sched.end_slot()[placed] - part.dur_slots[placed]
-    return PartResult(jobs[placed], sched.site[placed], starts, master.prices(),
+    return PartResult(jobs[placed], sched.site[placed], sched.run[placed], master.prices(),
                       master.lp_objective, share)
 
 
@@ -136,7 +136,7 @@ def place_residual(p: Problem, sched: Schedule, prices: Prices | None,
                                prices=prices)
     if master.x is None:
         return
-    placed = decode(residual, master.model(), master.x)
+    placed = master.decode(master.x)
     got = np.flatnonzero(placed.site >= 0)
     sched.site[rest[got]] = placed.site[got]
     sched.run[rest[got]] = placed.run[got]
@@ -175,8 +175,8 @@ def solve_parts(p: Problem, time_limit_s: float, workers: int | None = None
             pool.shutdown(cancel_futures=True)
     sched = Schedule.empty(p)
     for r in results:
-        for j, s, k in zip(r.jobs, r.sites, r.starts, strict=True):
-            sched.place(int(j), int(s), slice(int(k), int(k + p.dur_slots[j])))
+        for j, s, run in zip(r.jobs, r.sites, r.runs, strict=True):
+            sched.place(int(j), int(s), run)
     prices = average_prices(results)
     place_residual(p, sched, prices, time_limit_s - (time.monotonic() - t0))
     bound = -math.inf if prices is None else lagrangian_bound(p, prices)

@@ -15,7 +15,7 @@ import numpy as np
 
 from scheduler.core.problem import NOT_FIXED, Problem
 from scheduler.core.schedule import Schedule, site_loads
-from scheduler.core.split_runs import cheapest_pieces, pieces_dp
+from scheduler.core.split_runs import job_pieces
 
 
 class SiteLoads:
@@ -80,26 +80,21 @@ class SiteLoads:
         cost[:, : int(p.release_slot[j])] = np.inf
         cheapest = np.partition(cost, d - 1, axis=1)[:, :d].sum(axis=1)
         sites = np.flatnonzero(p.allowed[j] & (cheapest < below))
-        here = int(p.continue_site[j]) if p.fixed_site[j] == NOT_FIXED else NOT_FIXED
-        rows, need = cost[sites], np.full(sites.size, d)
-        from_0 = np.zeros(sites.size, dtype=bool)  # rows going on from slot 0
-        if here != NOT_FIXED:
-            need = need + int(p.resume_slots[j])
-            rows[sites == here, 0] = np.inf  # a later first piece there is a restart
-            if here in sites:  # going on where it runs
-                rows = np.vstack([rows, cost[here]])
-                sites, need = np.append(sites, here), np.append(need, d)
-                from_0 = np.append(from_0, True)
         if sites.size == 0:
             return None
-        ddl = np.full(sites.size, p.deadline_slot[j])
-        late, o = p.late_points_per_slot, p.overhead_slots
-        points, _ = pieces_dp(rows, need, ddl, o, late, keep=False, from_0=from_0)
+        here = int(p.continue_site[j]) if p.fixed_site[j] == NOT_FIXED else NOT_FIXED
+        going_on = sites == here
+        n = np.ones(sites.size, dtype=int)
+        resume, ddl = int(p.resume_slots[j]) * n, p.deadline_slot[j] * n
+        o, late = p.overhead_slots, p.late_points_per_slot
+        points, _ = job_pieces(cost[sites], d * n, resume, going_on, ddl, o, late, keep=False)
         i = int(points.argmin())
         if not points[i] < below:
             return None
-        _, slots = cheapest_pieces(rows[i:i + 1], need[i:i + 1], ddl[:1], o, late,
-                                   from_0=from_0[i:i + 1])
+        one = slice(i, i + 1)
+        _, slots = job_pieces(cost[sites[one]], d * n[one], resume[one], going_on[one],
+                              ddl[one], o, late, keep=True)
+        assert slots is not None
         return float(points[i]), int(sites[i]), np.flatnonzero(slots[0])
 
     def fits(self, j: int, s: int, slots: np.ndarray | slice) -> bool:

@@ -546,14 +546,14 @@ def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float
         return left() - reserve
 
     _add_relocated(p, plans, "milp:lp-rounding",
-                   plans.fill(decode(p, master.model(), master.x)), RELOCATE_SHARE * left())
+                   plans.fill(master.decode(master.x)), RELOCATE_SHARE * left())
     if plans.gap(master.bound) > mip_gap and plans.best()[1][-1:] != ("relocate",):
         _relocate_best(p, plans, RELOCATE_SHARE * left())
     if plans.gap(master.bound) <= mip_gap:
         return master.bound, build_s, prices
     x = dive(master, time_limit_s=until_reserve())
     if x is not None:
-        _add_relocated(p, plans, "milp:colgen-dive", plans.fill(decode(p, master.model(), x)),
+        _add_relocated(p, plans, "milp:colgen-dive", plans.fill(master.decode(x)),
                        RELOCATE_SHARE * left())
     if (plans.gap(master.bound) > mip_gap and until_reserve() > LNS_MIN_S
             and len(master.opts[0]) <= LNS_MAX_COLUMNS and plans.previous is None):

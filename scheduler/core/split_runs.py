@@ -98,3 +98,32 @@ def pieces_dp(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: flo
     last = end_cost.argmin(axis=0)
     points = end_cost[last, rows]
     return points, ((last, end_from, run_from, idle_from) if keep else ())
+
+
+def job_pieces(cost: np.ndarray, d: np.ndarray, resume: np.ndarray, going_on: np.ndarray,
+               ddl: np.ndarray, o: int, pen: float, keep: bool
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(points, and with `keep` the run slots (N, T)) of the cheapest schedule in pieces of
+    each row n: a job's `d[n]` slots of work on one site at slot prices `cost[n]` (inf where
+    it may not run), plus `resume[n]` restart slots (a running job's; 0 for a pending one) —
+    except where the row is the site the job runs on (`going_on`): there it goes on from
+    slot 0 without them, or restarts later with them, as `Problem.option_slots` counts."""
+    here = np.flatnonzero(going_on)
+    rows = cost.copy()
+    rows[here, 0] = np.inf  # restarting there may not begin at slot 0; going on does
+    rows = np.vstack([rows, cost[here]])
+    need = np.concatenate([d + resume, d[here]])
+    from_0 = np.arange(len(rows)) >= len(cost)
+    every = np.concatenate([ddl, ddl[here]])
+    if keep:
+        points, slots = cheapest_pieces(rows, need, every, o, pen, from_0=from_0)
+    else:
+        points, _ = pieces_dp(rows, need, every, o, pen, keep=False, from_0=from_0)
+    best = points[:len(cost)].copy()
+    on = points[len(cost):] < best[here]
+    best[here[on]] = points[len(cost):][on]
+    if not keep:
+        return best, None
+    out = slots[:len(cost)].copy()
+    out[here[on]] = slots[len(cost):][on]
+    return best, out
