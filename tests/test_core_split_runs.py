@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from policies.policy import load_policy
@@ -14,6 +15,7 @@ from scheduler.core.local_search import relocate
 from scheduler.core.problem import build_problem
 from scheduler.core.schedule import evaluate, violations
 from scheduler.core.solve import solve
+from scheduler.core.split_runs import job_pieces
 from tests.helpers import forecast, job, site
 
 
@@ -69,3 +71,13 @@ def test_the_column_path_splits_a_checkpointable_job_when_single_runs_leave_a_ga
     assert (out.source, out.steps[-1:]) == how
     assert out.schedule.segments(0) == [(1, 2), (4, 5)]
     assert out.evaluation.total_kg_co2 == pytest.approx(0.0)
+
+
+def test_a_running_job_goes_on_rather_than_restart_where_both_cost_the_same() -> None:
+    """Free slots everywhere: going on from slot 0 and restarting later (one restart slot
+    more) cost the same; the job goes on, not pausing for nothing."""
+    one = np.ones(1, dtype=int)
+    points, slots = job_pieces(np.zeros((1, 6)), 2 * one, one, np.ones(1, dtype=bool),
+                               6 * one, 1, 10.0, keep=True)
+    assert points[0] == 0.0 and slots is not None
+    assert np.flatnonzero(slots[0]).tolist() == [0, 1]

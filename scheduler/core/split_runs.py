@@ -120,7 +120,7 @@ def job_pieces(cost: np.ndarray, d: np.ndarray, resume: np.ndarray, going_on: np
     else:
         points, _ = pieces_dp(rows, need, every, o, pen, keep=False, from_0=from_0)
     best = points[:len(cost)].copy()
-    on = points[len(cost):] < best[here]
+    on = points[len(cost):] <= best[here]  # going on wins a tie: no pause for nothing
     best[here[on]] = points[len(cost):][on]
     if not keep:
         return best, None
