@@ -75,6 +75,9 @@ class _Pricer:
         self.piece_site = np.full(len(classes), -1)
         """Per class, after `price` with `bound`: the site where running in pieces is
         cheaper than any single run, else −1."""
+        self.piece_points = np.full(self.allowed.shape, np.inf)
+        """(C, S) after `price` with `bound`: `preemptive_costs` of each class and site (inf
+        where it may not run in pieces)."""
         # what does not depend on the prices, once: the slots each class may run in, alone
         # (GPUs; kW too where no battery can lift the site above its cap) — the LP may not
         # pass a job through a full slot in fractions, which made its bound weak — and the
@@ -117,6 +120,7 @@ class _Pricer:
         p, T = self.p, self.p.n_slots
         pen = p.late_points_per_slot
         self.piece_site = np.full(len(self.n), -1)
+        self.piece_points[:] = np.inf
         best = np.zeros(len(self.n))
         single = np.zeros(len(self.n))
         found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -141,6 +145,7 @@ class _Pricer:
                 qc = np.where(self.runnable[cls], q[ck], np.inf)
                 relaxed = preemptive_costs(qc, self.d[cls], self.resume[cls], self.cont[cls],
                                            self.ddl[cls], p.overhead_slots, pen)
+                self.piece_points[cls] = relaxed
                 pieces = relaxed.min(axis=1) - y_assign[cls]
                 self.piece_site[cls] = np.where(pieces < best[cls] - 1e-7,
                                                 relaxed.argmin(axis=1), -1)
@@ -395,7 +400,8 @@ class Master:
         many. Without them the master's duals keep favouring pieces the bound then counts.
         Running classes (whose one start column is going on, which may not fit) get theirs
         on every allowed site, also without `pieces`: otherwise their duals are the cost of
-        leaving them out, and the bound collapses."""
+        leaving them out, and the bound collapses. Called right after `update_bound` at the
+        same duals, whose pricing in pieces it reuses."""
         pr, p = self.pricer, self.p
         moves = pr.ckpt & (pr.cont != NOT_FIXED)
         cheaper = np.flatnonzero((pr.piece_site >= 0) & (self.pieces | moves))
@@ -407,10 +413,20 @@ class Master:
         cls, site = pairs[:, 0], pairs[:, 1]
         q = pr.slot_prices(cls, duals.load, duals.gpu)[np.arange(cls.size), site]
         q = np.where(pr.runnable[cls, site], q, np.inf)
-        points, slots = job_pieces(q, pr.d[cls], pr.resume[cls], site == pr.cont[cls],
-                                   pr.ddl[cls], p.overhead_slots, p.late_points_per_slot,
-                                   keep=True)
+
+        def pieces(rows: np.ndarray | slice, keep: bool) -> tuple[np.ndarray, np.ndarray | None]:
+            c = cls[rows]
+            return job_pieces(q[rows], pr.d[c], pr.resume[c], site[rows] == pr.cont[c],
+                              pr.ddl[c], p.overhead_slots, p.late_points_per_slot, keep=keep)
+
+        # the bound's pricing (`update_bound`, at these duals) never priced them above their
+        # points: the schedules are found and read back only where it prices them out
+        out = np.flatnonzero(pr.piece_points[cls, site] - y_assign[cls] < -1e-7)
+        if out.size == 0:
+            return 0
+        points, slots = pieces(out, keep=True)
         assert slots is not None
+        cls, site, q = cls[out], site[out], q[out]
         keep = [i for i in np.flatnonzero(points - y_assign[cls] < -1e-7)
                 if (cls[i], site[i], slots[i].tobytes()) not in self.piece_keys]
         if not keep:
