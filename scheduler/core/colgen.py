@@ -411,22 +411,18 @@ class Master:
         if pairs.size == 0:
             return 0
         cls, site = pairs[:, 0], pairs[:, 1]
-        q = pr.slot_prices(cls, duals.load, duals.gpu)[np.arange(cls.size), site]
-        q = np.where(pr.runnable[cls, site], q, np.inf)
-
-        def pieces(rows: np.ndarray | slice, keep: bool) -> tuple[np.ndarray, np.ndarray | None]:
-            c = cls[rows]
-            return job_pieces(q[rows], pr.d[c], pr.resume[c], site[rows] == pr.cont[c],
-                              pr.ddl[c], p.overhead_slots, p.late_points_per_slot, keep=keep)
-
         # the bound's pricing (`update_bound`, at these duals) never priced them above their
         # points: the schedules are found and read back only where it prices them out
         out = np.flatnonzero(pr.piece_points[cls, site] - y_assign[cls] < -1e-7)
         if out.size == 0:
             return 0
-        points, slots = pieces(out, keep=True)
+        cls, site = cls[out], site[out]
+        q = pr.slot_prices(cls, duals.load, duals.gpu)[np.arange(cls.size), site]
+        q = np.where(pr.runnable[cls, site], q, np.inf)
+        points, slots = job_pieces(q, pr.d[cls], pr.resume[cls], site == pr.cont[cls],
+                                   pr.ddl[cls], p.overhead_slots, p.late_points_per_slot,
+                                   keep=True)
         assert slots is not None
-        cls, site, q = cls[out], site[out], q[out]
         keep = [i for i in np.flatnonzero(points - y_assign[cls] < -1e-7)
                 if (cls[i], site[i], slots[i].tobytes()) not in self.piece_keys]
         if not keep:
