@@ -83,17 +83,19 @@ class SiteLoads:
         if sites.size == 0:
             return None
         here = int(p.continue_site[j]) if p.fixed_site[j] == NOT_FIXED else NOT_FIXED
-        going_on = sites == here
-        n = np.ones(sites.size, dtype=int)
-        resume, ddl = int(p.resume_slots[j]) * n, p.deadline_slot[j] * n
-        o, late = p.overhead_slots, p.late_points_per_slot
-        points, _ = job_pieces(cost[sites], d * n, resume, going_on, ddl, o, late, keep=False)
+
+        def pieces(rows: np.ndarray, keep: bool) -> tuple[np.ndarray, np.ndarray | None]:
+            n = rows.size
+            return job_pieces(cost[rows], np.full(n, d), np.full(n, p.resume_slots[j]),
+                              rows == here, np.full(n, p.deadline_slot[j]), p.overhead_slots,
+                              p.late_points_per_slot, keep=keep)
+
+        # every site's points first; the schedule read back only for the cheapest
+        points, _ = pieces(sites, keep=False)
         i = int(points.argmin())
         if not points[i] < below:
             return None
-        one = slice(i, i + 1)
-        _, slots = job_pieces(cost[sites[one]], d * n[one], resume[one], going_on[one],
-                              ddl[one], o, late, keep=True)
+        _, slots = pieces(sites[i:i + 1], keep=True)
         assert slots is not None
         return float(points[i]), int(sites[i]), np.flatnonzero(slots[0])
 

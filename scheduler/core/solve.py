@@ -30,8 +30,8 @@ The large-instance paths hold a running checkpointable job to one start column, 
 where it runs, and price its other runs (paused or moved, paying the restart overhead) in
 pieces: the column generation's bound holds with it free, and its schedules in pieces join
 the master (without them its duals priced such a job at the cost of leaving it out, and
-the bound fell to a quarter of the plan). The rounded plans have it going on; fills and
-the moves of step `split` may pause or move it.
+the bound fell to a quarter of the plan). Rounding and the dive keep them, so a rounded
+plan may pause or move it; so may the fills and the moves of step `split`.
 
 Sites with a battery: the full models schedule it with the jobs; every plan the `milp`
 method finds (also those of column generation, of parts, repairs and moves) gets the best
