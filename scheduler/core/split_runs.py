@@ -10,94 +10,102 @@ prices its bound with it and adds its schedules to the master (`colgen`).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 
-def cheapest_pieces(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float,
-                    from_0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(points, run slots (J, T)): per row j the schedule `pieces_dp` finds, read back from
-    its choices — a column of the master. No slots where no schedule exists (points inf)."""
+def pieces(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float,
+           from_0: np.ndarray, keep: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(points per row j, and with `keep` its run slots (J, T), else an empty (J, 0)) of the
+    cheapest schedule in pieces, by dynamic programming over the slots: `need[j]` slots of
+    work at slot prices `q` (J, T; inf where it may not run); the first piece starts with
+    work, every later one with `o` slots of overhead; a piece of overhead alone may come
+    between the others or after them (negative prices can pay for it); lateness `pen` per
+    slot its last slot ends after `ddl[j]`. With `o` ≤ 1 this is every plan, so the points
+    are exact; with longer overheads a plan with a piece shorter than its overhead is left
+    out. Rows marked in `from_0` must start their first piece at slot 0 (a running job going
+    on where it runs). Points are inf (and no slots) where no schedule exists."""
+    return _pieces(np.ascontiguousarray(q, dtype=np.float64), need.astype(np.int64),
+                   ddl.astype(np.int64), int(o), float(pen), from_0.astype(np.bool_), keep)
+
+
+@njit(cache=True)
+def _pieces(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float,
+            from_0: np.ndarray, keep: bool) -> tuple[np.ndarray, np.ndarray]:
     J, T = q.shape
-    points, (last, end_from, run_from, idle_from) = pieces_dp(q, need, ddl, o, pen, keep=True,
-                                                               from_0=from_0)
-    slots = np.zeros((J, T), dtype=bool)
-    for j in np.flatnonzero(np.isfinite(points)):
-        how = int(end_from[last[j], j])
-        state, k, m = ("run", int(need[j]), 0) if how == 0 else ("ovh", int(need[j]), how - 1)
-        for t in range(int(last[j]), -1, -1):
-            if state == "run":
-                slots[j, t] = True
-                how = int(run_from[t, j, k])
-                if how == 3:  # the first piece starts here
-                    break
-                state, k, m = ("run", k - 1, 0) if how == 0 else \
-                    ("ovh", k - 1, 0) if how == 1 else ("idle", k - 1, 0)
-            elif state == "ovh":
-                slots[j, t] = True
-                state, m = ("idle", 0) if m == o - 1 else ("ovh", m + 1)
-            else:
-                how = int(idle_from[t, j, k])
-                state, m = ("idle", 0) if how == 0 else ("run", 0) if how == 1 \
-                    else ("ovh", how - 2)
+    points = np.empty(J)
+    slots = np.zeros((J, T if keep else 0), dtype=np.bool_)
+    for j in range(J):
+        points[j] = _row(q[j], need[j], ddl[j], o, pen, from_0[j], slots[j])
     return points, slots
 
 
-def pieces_dp(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float,
-               keep: bool, from_0: np.ndarray | None = None
-               ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """Cheapest schedule in pieces per row j, by dynamic programming over slots: `need[j]`
-    slots of work at slot prices `q` (J, T; inf where it may not run); the first piece
-    starts with work, every later one with `o` slots of overhead; a piece of overhead alone
-    may come between the others or after them (negative prices can pay for it); lateness
-    `pen` per slot its last run slot ends after `ddl[j]`. With `o` ≤ 1 this is every plan, so the
-    points are exact; with longer overheads a plan with a piece shorter than its overhead
-    is left out. Rows marked in `from_0` must start their first piece at slot 0 (a running
-    job going on where it runs). Returns (points, and with `keep` the choices
-    `cheapest_pieces` reads the schedule back from: last slot, end, run and pause choices
-    per slot)."""
-    J, T = q.shape
-    K, rows, om = int(need.max()) + 1, np.arange(J), max(o, 1)
-    never = np.full((J, K), np.inf)
-    first = np.where(np.arange(K) == 0, 0.0, np.inf) * np.ones((J, 1))  # not started yet
-    idle = never.copy()  # paused after a piece, by work done
-    run = never.copy()  # ran this slot, doing work
-    ovh = np.full((J, K, om), np.inf)  # ran this slot as overhead, m slots left
-    end_cost = np.full((T, J), np.inf)
-    if keep:
-        run_from = np.zeros((T, J, K), dtype=np.int8)  # from k − 1: run, overhead, pause, start
-        idle_from = np.zeros((T, J, K), dtype=np.int8)  # pause, run, 2 + m overhead m
-        end_from = np.zeros((T, J), dtype=np.int8)  # run, 1 + m overhead m
-    lateness = pen * np.maximum(0, np.arange(1, T + 1)[:, None] - ddl[None, :])  # (T, J)
+@njit(cache=True)
+def _row(q: np.ndarray, need: int, ddl: int, o: int, pen: float, from_0: bool,
+         slots: np.ndarray) -> float:
+    """`pieces` of one row; marks its run slots in `slots` unless that is empty. States by
+    work done k after each slot: ran work, ran overhead (m slots of it left), paused; ties
+    go to the first of each list below (the schedules are stable)."""
+    T, K, om = q.size, need + 1, max(o, 1)
+    run, idle, ovh = np.full(K, np.inf), np.full(K, np.inf), np.full((K, om), np.inf)
+    new_run, new_idle = np.full(K, np.inf), np.full(K, np.inf)
+    # the choices the schedule is read back from
+    run_from = np.zeros((T, K), dtype=np.int8)  # from k − 1: work, overhead, pause, start
+    idle_from = np.zeros((T, K), dtype=np.int8)  # pause, work, 2 + m: overhead m left
+    end_from = np.zeros(T, dtype=np.int8)  # work, 1 + m: overhead m left
+    may_start, best, last = True, np.inf, -1
     for t in range(T):
-        qt = q[:, t, None]
-        # the best way into a work slot (from k − 1 slots done), and into a pause
-        if keep:
-            came = np.stack((run, ovh[..., 0] if o > 0 else never, idle if o == 0 else never,
-                             first))
-            run_from[t, :, 1:] = came.argmin(axis=0)[:, :-1]
-            stay = np.concatenate((idle[None], run[None], np.moveaxis(ovh, 2, 0)))
-            idle_from[t] = stay.argmin(axis=0)
-            into_run, into_idle = came.min(axis=0), stay.min(axis=0)
-        else:
-            into_run = np.minimum(np.minimum(run, first), ovh[..., 0] if o > 0 else idle)
-            into_idle = np.minimum(np.minimum(idle, run), ovh.min(axis=2))
-        new_run = np.empty_like(run)
-        new_run[:, 0] = np.inf
-        np.add(into_run[:, :-1], qt, out=new_run[:, 1:])
+        for k in range(K):
+            v, how = idle[k], 0
+            if run[k] < v:
+                v, how = run[k], 1
+            for m in range(om):
+                if ovh[k, m] < v:
+                    v, how = ovh[k, m], 2 + m
+            new_idle[k], idle_from[t, k] = v, how
+        for k in range(1, K):
+            v, how = run[k - 1], 0
+            if o > 0 and ovh[k - 1, 0] < v:
+                v, how = ovh[k - 1, 0], 1
+            elif o == 0 and idle[k - 1] < v:
+                v, how = idle[k - 1], 2
+            if k == 1 and may_start and v > 0.0:
+                v, how = 0.0, 3
+            new_run[k], run_from[t, k] = v + q[t], how
         if o > 0:  # overhead counts down; a resume starts it at o − 1
-            new_ovh = np.empty_like(ovh)
-            new_ovh[..., :-1] = ovh[..., 1:] + qt[..., None]
-            new_ovh[..., -1] = idle + qt
-            ovh = new_ovh
-        idle, run = into_idle, new_run
-        if t == 0 and from_0 is not None:
-            first = np.where(from_0[:, None], np.inf, first)
-        at_end = np.column_stack([run[rows, need], ovh[rows, need]])
-        end_cost[t] = at_end.min(axis=1) + lateness[t]
-        if keep:
-            end_from[t] = at_end.argmin(axis=1)
-    last = end_cost.argmin(axis=0)
-    points = end_cost[last, rows]
-    return points, ((last, end_from, run_from, idle_from) if keep else ())
+            for k in range(K):
+                for m in range(om - 1):
+                    ovh[k, m] = ovh[k, m + 1] + q[t]
+                ovh[k, om - 1] = idle[k] + q[t]
+        run, new_run = new_run, run
+        idle, new_idle = new_idle, idle
+        if from_0:
+            may_start = False
+        v, how = run[need], 0
+        for m in range(om):
+            if ovh[need, m] < v:
+                v, how = ovh[need, m], 1 + m
+        end_from[t] = how
+        v += pen * max(0, t + 1 - ddl)
+        if v < best:
+            best, last = v, t
+    if last < 0 or slots.size == 0:
+        return best
+    how = end_from[last]
+    state, k, m = (0, need, 0) if how == 0 else (1, need, how - 1)  # work, overhead, pause
+    for t in range(last, -1, -1):
+        if state == 0:
+            slots[t] = True
+            how = run_from[t, k]
+            if how == 3:  # the first piece starts here
+                break
+            state, k, m = (0 if how == 0 else 1 if how == 1 else 2), k - 1, 0
+        elif state == 1:
+            slots[t] = True
+            state, m = (2, 0) if m == o - 1 else (1, m + 1)
+        else:
+            how = idle_from[t, k]
+            state, m = (2, 0) if how == 0 else (0, 0) if how == 1 else (1, how - 2)
+    return best
 
 
 def job_pieces(cost: np.ndarray, d: np.ndarray, resume: np.ndarray, going_on: np.ndarray,
@@ -115,10 +123,7 @@ def job_pieces(cost: np.ndarray, d: np.ndarray, resume: np.ndarray, going_on: np
     need = np.concatenate([d + resume, d[here]])
     from_0 = np.arange(len(rows)) >= len(cost)
     every = np.concatenate([ddl, ddl[here]])
-    if keep:
-        points, slots = cheapest_pieces(rows, need, every, o, pen, from_0=from_0)
-    else:
-        points, _ = pieces_dp(rows, need, every, o, pen, keep=False, from_0=from_0)
+    points, slots = pieces(rows, need, every, o, pen, from_0, keep)
     best = points[:len(cost)].copy()
     on = points[len(cost):] <= best[here]  # going on wins a tie: no pause for nothing
     best[here[on]] = points[len(cost):][on]
