@@ -106,11 +106,14 @@ STABILITY_GAP = 0.5
 gap (relative): re-plans do not churn over differences the solver does not resolve. (Not
 when the new plan is within the gap and the previous one is not: the gap is the promise.)"""
 FULL_MODEL_MAX_NNZ = 100_000
-"""Above this estimated matrix size the LP bound comes from column generation. (At
-500,000, 40 jobs, half of them checkpointable, on 4 sites × 96 slots — 180,000 — went to
-the full MILP: its 500 work-limited nodes took 150 s for a plan 1.9 % from the bound; the
-column path gives a better plan in 3–6 s, and a re-plan of 60–70 jobs waited 2 s for the
-full LP where the previous plan was already within the gap.)"""
+"""Above this estimated matrix size (`full_model_nnz`) the LP bound comes from column
+generation. (At 500,000, 40 jobs, half of them checkpointable, on 4 sites × 96 slots —
+then estimated at 180,000 — went to the full MILP: its 500 work-limited nodes took 150 s
+for a plan 1.9 % from the bound; the column path gives a better plan in 3–6 s, and a
+re-plan of 60–70 jobs waited 2 s for the full LP where the previous plan was already
+within the gap. Until the estimate counted a checkpointable job's 14 non-zeros per site
+and slot instead of 8, re-plans of 33 of them took the full LP, 5.7 s for the plan the
+column path gives in 0.2 s.)"""
 PIECES_MAX_NNZ = 500_000
 """Up to this estimated full-model size the column generation's master also takes schedules
 in pieces (`colgen.column_generation(pieces=...)`); above it the rounds they add cost more
@@ -373,10 +376,17 @@ def align(p: Problem, sched: Schedule, prefer: Schedule) -> Schedule:
 
 
 def full_model_nnz(p: Problem) -> int:
-    """Estimated non-zeros of the full fast model (start columns × duration × 2 rows)."""
+    """Estimated non-zeros of the full fast model: a start column has its duration × 2
+    (load and GPU rows); a checkpointable job has, per site and slot from its release, 5
+    (its run column's rows) — 14 with a restart overhead (its resume column's too) — and 2
+    more in each slot past its deadline (its lateness) (`milp_fast.add_checkpointable_jobs`,
+    counted on 4 sites × 96 slots)."""
     T = p.n_slots
-    starts = np.maximum(0, T - p.dur_slots - p.release_slot + 1) * p.allowed.sum(axis=1)
-    per_job = np.where(p.checkpointable, (T - p.release_slot) * p.allowed.sum(axis=1) * 8,
+    sites = p.allowed.sum(axis=1)
+    starts = np.maximum(0, T - p.dur_slots - p.release_slot + 1) * sites
+    per_slot = 14 if p.overhead_slots > 0 else 5
+    late = np.maximum(0, T - np.maximum(p.deadline_slot, p.release_slot))
+    per_job = np.where(p.checkpointable, sites * ((T - p.release_slot) * per_slot + 2 * late),
                        starts * p.dur_slots * 2)
     return int(per_job.sum())
 
