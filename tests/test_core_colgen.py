@@ -184,8 +184,7 @@ def test_preemptive_pricing_finds_the_cheapest_schedule_in_pieces(
                            np.array([deadline]), overhead, pen)[0]
     going_on = np.array([True, False])
     points, slots = job_pieces(q, np.array([work] * 2), np.array([resume] * 2), going_on,
-                               np.array([deadline] * 2), overhead, pen, keep=True)
-    assert slots is not None
+                               np.array([deadline] * 2), overhead, pen)
     later = np.where(np.arange(T) == 0, np.inf, q[0])
     for s in (0, 1):
         want = cheapest_in_pieces(q[1], work + resume, overhead, deadline, pen) if s else \

@@ -176,7 +176,7 @@ def preemptive_costs(q: np.ndarray, d: np.ndarray, resume: np.ndarray, cont: np.
     J, S, T = q.shape
     site = np.tile(np.arange(S), J)
     points, _ = job_pieces(q.reshape(J * S, T), np.repeat(d, S), np.repeat(resume, S),
-                           site == np.repeat(cont, S), np.repeat(ddl, S), o, pen, keep=False)
+                           site == np.repeat(cont, S), np.repeat(ddl, S), o, pen)
     best = points.reshape(J, S)
     if o <= 1:
         return best
@@ -420,9 +420,7 @@ class Master:
         q = pr.slot_prices(cls, duals.load, duals.gpu)[np.arange(cls.size), site]
         q = np.where(pr.runnable[cls, site], q, np.inf)
         points, slots = job_pieces(q, pr.d[cls], pr.resume[cls], site == pr.cont[cls],
-                                   pr.ddl[cls], p.overhead_slots, p.late_points_per_slot,
-                                   keep=True)
-        assert slots is not None
+                                   pr.ddl[cls], p.overhead_slots, p.late_points_per_slot)
         keep = [i for i in np.flatnonzero(points - y_assign[cls] < -1e-7)
                 if (cls[i], site[i], slots[i].tobytes()) not in self.piece_keys]
         if not keep:

@@ -83,21 +83,14 @@ class SiteLoads:
         if sites.size == 0:
             return None
         here = int(p.continue_site[j]) if p.fixed_site[j] == NOT_FIXED else NOT_FIXED
-
-        def pieces(rows: np.ndarray, keep: bool) -> tuple[np.ndarray, np.ndarray | None]:
-            n = rows.size
-            return job_pieces(cost[rows], np.full(n, d), np.full(n, p.resume_slots[j]),
-                              rows == here, np.full(n, p.deadline_slot[j]), p.overhead_slots,
-                              p.late_points_per_slot, keep=keep)
-
-        # every site's points first; the schedule read back only for the cheapest
-        points, _ = pieces(sites, keep=False)
+        n = sites.size
+        points, slots = job_pieces(cost[sites], np.full(n, d), np.full(n, p.resume_slots[j]),
+                                   sites == here, np.full(n, p.deadline_slot[j]),
+                                   p.overhead_slots, p.late_points_per_slot)
         i = int(points.argmin())
         if not points[i] < below:
             return None
-        _, slots = pieces(sites[i:i + 1], keep=True)
-        assert slots is not None
-        return float(points[i]), int(sites[i]), np.flatnonzero(slots[0])
+        return float(points[i]), int(sites[i]), np.flatnonzero(slots[i])
 
     def fits(self, j: int, s: int, slots: np.ndarray | slice) -> bool:
         """Job j on site s in `slots` stays within the GPU and power caps beside the loads."""

@@ -14,26 +14,27 @@ from numba import njit
 
 
 def pieces(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float,
-           from_0: np.ndarray, keep: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(points per row j, and with `keep` its run slots (J, T), else an empty (J, 0)) of the
-    cheapest schedule in pieces, by dynamic programming over the slots: `need[j]` slots of
-    work at slot prices `q` (J, T; inf where it may not run); the first piece starts with
-    work, every later one with `o` slots of overhead; a piece of overhead alone may come
-    between the others or after them (negative prices can pay for it); lateness `pen` per
-    slot its last slot ends after `ddl[j]`. With `o` ≤ 1 this is every plan, so the points
-    are exact; with longer overheads a plan with a piece shorter than its overhead is left
-    out. Rows marked in `from_0` must start their first piece at slot 0 (a running job going
-    on where it runs). Points are inf (and no slots) where no schedule exists."""
+           from_0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(points per row j, its run slots (J, T)) of the cheapest schedule in pieces, by
+    dynamic programming over the slots: `need[j]` slots of work at slot prices `q` (J, T;
+    inf where it may not run); the first piece starts with work, every later one with `o`
+    slots of overhead; a piece of overhead alone may come between the others or after them
+    (negative prices can pay for it); lateness `pen` per slot its last slot ends after
+    `ddl[j]`. With `o` ≤ 1 this is every plan, so the points are exact; with longer
+    overheads a plan with a piece shorter than its overhead is left out. Rows marked in
+    `from_0` must start their first piece at slot 0 (a running job going on where it runs).
+    Points are inf (and no slots) where no schedule exists. Compiled (`_pieces`): it runs
+    per job and site in every greedy fill and pricing round."""
     return _pieces(np.ascontiguousarray(q, dtype=np.float64), need.astype(np.int64),
-                   ddl.astype(np.int64), int(o), float(pen), from_0.astype(np.bool_), keep)
+                   ddl.astype(np.int64), int(o), float(pen), from_0.astype(np.bool_))
 
 
 @njit(cache=True)
 def _pieces(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float,
-            from_0: np.ndarray, keep: bool) -> tuple[np.ndarray, np.ndarray]:
+            from_0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     J, T = q.shape
     points = np.empty(J)
-    slots = np.zeros((J, T if keep else 0), dtype=np.bool_)
+    slots = np.zeros((J, T), dtype=np.bool_)
     for j in range(J):
         points[j] = _row(q[j], need[j], ddl[j], o, pen, from_0[j], slots[j])
     return points, slots
@@ -42,7 +43,7 @@ def _pieces(q: np.ndarray, need: np.ndarray, ddl: np.ndarray, o: int, pen: float
 @njit(cache=True)
 def _row(q: np.ndarray, need: int, ddl: int, o: int, pen: float, from_0: bool,
          slots: np.ndarray) -> float:
-    """`pieces` of one row; marks its run slots in `slots` unless that is empty. States by
+    """`pieces` of one row; marks its run slots in `slots`. States by
     work done k after each slot: ran work, ran overhead (m slots of it left), paused; ties
     go to the first of each list below (the schedules are stable)."""
     T, K, om = q.size, need + 1, max(o, 1)
@@ -88,7 +89,7 @@ def _row(q: np.ndarray, need: int, ddl: int, o: int, pen: float, from_0: bool,
         v += pen * max(0, t + 1 - ddl)
         if v < best:
             best, last = v, t
-    if last < 0 or slots.size == 0:
+    if last < 0:
         return best
     how = end_from[last]
     state, k, m = (0, need, 0) if how == 0 else (1, need, how - 1)  # work, overhead, pause
@@ -109,9 +110,8 @@ def _row(q: np.ndarray, need: int, ddl: int, o: int, pen: float, from_0: bool,
 
 
 def job_pieces(cost: np.ndarray, d: np.ndarray, resume: np.ndarray, going_on: np.ndarray,
-               ddl: np.ndarray, o: int, pen: float, keep: bool
-               ) -> tuple[np.ndarray, np.ndarray | None]:
-    """(points, and with `keep` the run slots (N, T)) of the cheapest schedule in pieces of
+               ddl: np.ndarray, o: int, pen: float) -> tuple[np.ndarray, np.ndarray]:
+    """(points, run slots (N, T)) of the cheapest schedule in pieces of
     each row n: a job's `d[n]` slots of work on one site at slot prices `cost[n]` (inf where
     it may not run), plus `resume[n]` restart slots (a running job's; 0 for a pending one) —
     except where the row is the site the job runs on (`going_on`): there it goes on from
@@ -123,12 +123,10 @@ def job_pieces(cost: np.ndarray, d: np.ndarray, resume: np.ndarray, going_on: np
     need = np.concatenate([d + resume, d[here]])
     from_0 = np.arange(len(rows)) >= len(cost)
     every = np.concatenate([ddl, ddl[here]])
-    points, slots = pieces(rows, need, every, o, pen, from_0, keep)
+    points, slots = pieces(rows, need, every, o, pen, from_0)
     best = points[:len(cost)].copy()
     on = points[len(cost):] <= best[here]  # going on wins a tie: no pause for nothing
     best[here[on]] = points[len(cost):][on]
-    if not keep:
-        return best, None
     out = slots[:len(cost)].copy()
     out[here[on]] = slots[len(cost):][on]
     return best, out
