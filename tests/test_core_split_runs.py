@@ -10,7 +10,7 @@ import pytest
 
 from policies.policy import load_policy
 from scheduler.core import solve as solve_module
-from scheduler.core.greedy import greedy
+from scheduler.core.greedy import SiteLoads, greedy
 from scheduler.core.local_search import relocate
 from scheduler.core.problem import build_problem
 from scheduler.core.schedule import evaluate, violations
@@ -33,6 +33,25 @@ def test_greedy_splits_a_checkpointable_job_across_two_curtailment_windows() -> 
     assert pieces.segments(0) == [(1, 2), (4, 5)]
     assert evaluate(p, pieces).total_kg_co2 == pytest.approx(0.0)
     assert evaluate(p, one_piece).total_kg_co2 > 0
+
+
+def test_best_split_reads_back_the_schedule_of_the_cheapest_site() -> None:
+    """Two sites priced in one call: Tokyo (first, dirty all day) and Matsue (curtails in
+    slots 1 and 4). The cheapest is Matsue's two zero-carbon pieces; its slots (not the
+    first site's) come back with their points."""
+    fcs = {"tokyo": forecast("tokyo", [400, 300, 500, 450, 600, 350], [0] * 6),
+           "chugoku": forecast("chugoku", [700] * 6, [0, 1, 0, 0, 1, 0])}
+    sites = [site("shiroi", "tokyo", pue=1.36, share=0.0),
+             site("matsue", "chugoku", pue=1.25, share=0.01, home=True)]
+    jobs = [job("train", gpus=4, dur_slots=2, release=0, deadline=6, ckpt=True)]
+    p = build_problem(sites, jobs, fcs, replace(load_policy("min-carbon"),
+                                                restart_overhead_h=0.0))
+    loads = SiteLoads(p)
+    points, s, slots = loads.best_split(0)
+    assert (s, slots.tolist()) == (1, [1, 4])
+    marginal, _ = loads.marginal(0)
+    assert points == pytest.approx(marginal[s, slots].sum())
+    assert points < marginal[0, [1, 5]].sum()  # Tokyo's two cheapest slots cost more
 
 
 def test_single_job_moves_split_a_checkpointable_job_and_join_it_again() -> None:
