@@ -15,9 +15,11 @@ import scheduler.core.solve as solve_module
 from policies.limits import PowerLimit
 from policies.policy import load_policy
 from scheduler.core.colgen import (
+    Master,
     Prices,
     column_generation,
     dive,
+    lagrangian_bound,
     preemptive_costs,
 )
 from scheduler.core.greedy import asap, greedy
@@ -289,6 +291,62 @@ def test_schedules_in_pieces_in_the_master_bring_its_bound_up_to_the_lp() -> Non
     assert plan.source.startswith("milp:colgen")
     assert lp.objective - 1e-6 <= plan.bound <= plan.evaluation.objective + 1e-6
     assert plan.evaluation.objective <= 1.01 * plan.bound
+
+
+def count_rounds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A counter of master LP solves (column generation rounds), from now on."""
+    rounds = [0]
+    solve_lp = Master.solve
+
+    def counted(self: Master, time_limit_s: float) -> SolveStatus:
+        rounds[0] += 1
+        return solve_lp(self, time_limit_s)
+
+    monkeypatch.setattr(Master, "solve", counted)
+    return rounds
+
+
+def test_the_last_plans_prices_bound_the_next_plan_before_any_round(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-plan starts from the last plan's prices (here the full model's LP duals of the
+    same state, as when nothing changed): the master's bound starts at their Lagrangian
+    bound, which reaches the LP, so column generation stops after one round where a cold
+    start takes many."""
+    p = checkpointable_day()
+    fm = build_fast(p)
+    lp = run_highs(fm.matrix, time_limit_s=120, relax=True)
+    assert lp.status is SolveStatus.OPTIMAL and lp.y is not None
+    prices = Prices.from_duals(fm.blocks, lp.y, p.pue.shape)
+    start = Master(p, greedy(p), prices, pieces=True)
+    assert start.bound == pytest.approx(lagrangian_bound(p, prices), rel=1e-9)
+    assert start.bound >= lp.objective - 1e-6 * abs(lp.objective)
+    rounds = count_rounds(monkeypatch)
+    enough = lp.objective - 1e-4 * abs(lp.objective)
+    cold = column_generation(p, greedy(p), 60, enough=enough, pieces=True)
+    cold_rounds, rounds[0] = rounds[0], 0
+    warm = column_generation(p, greedy(p), 60, prices=prices, enough=enough, pieces=True)
+    assert rounds[0] == 1
+    assert cold_rounds > 5
+    assert min(warm.bound, cold.bound) >= enough
+
+
+def test_a_misleading_centre_still_leads_the_bound_to_the_lp() -> None:
+    """Schedules in pieces are priced between the centre (the prices of the best bound so
+    far, at first those of the last plan) and the duals. Prices far off — the LP's duals
+    scaled at random, 0–3× per slot — only cost steps toward the duals: the bound still
+    reaches the full model's LP, and stays under every plan."""
+    p = checkpointable_day()
+    fm = build_fast(p)
+    lp = run_highs(fm.matrix, time_limit_s=120, relax=True)
+    assert lp.status is SolveStatus.OPTIMAL and lp.y is not None
+    duals = Prices.from_duals(fm.blocks, lp.y, p.pue.shape)
+    rng = np.random.default_rng(0)
+    off = Prices(duals.load * rng.uniform(0, 3, duals.load.shape),
+                 duals.gpu * rng.uniform(0, 3, duals.gpu.shape))
+    master = column_generation(p, greedy(p), 60, prices=off, pieces=True)
+    assert master.bound >= lp.objective - 1e-6 * abs(lp.objective)
+    plan = solve(p, deterministic=True)
+    assert master.bound <= plan.evaluation.objective + 1e-6
 
 
 def test_the_previous_plan_stays_unless_only_the_new_one_is_within_the_gap() -> None:

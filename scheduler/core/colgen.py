@@ -43,6 +43,11 @@ masters converged over single runs differ by less than this share of the LP obje
 bound prices runs in pieces the master does not hold and then creeps (1,000-job states of
 `benchmarks/replan_speed.py`: 20 s more rounds lifted it by 0.2 %). With them it climbs to
 the full model's LP."""
+SMOOTHING = 0.8
+"""Schedules in pieces are priced this share of the way from the last duals to the centre,
+the prices of the best bound so far (`Master._price_pieces`)."""
+MIN_SMOOTHING = 0.05
+"""Below this share the smoothed prices are taken to be the duals."""
 
 
 def schedule_options(p: Problem, classes: list[np.ndarray], sched: Schedule
@@ -198,6 +203,11 @@ class Prices:
         at = np.clip(old.get_indexer(new, method="nearest"), 0, len(old) - 1)
         return Prices(self.load[:, at], self.gpu[:, at])
 
+    def toward(self, other: Prices, share: float) -> Prices:
+        """The point `share` of the way from these prices to `other`."""
+        return Prices(self.load + share * (other.load - self.load),
+                      self.gpu + share * (other.gpu - self.gpu))
+
     @classmethod
     def from_duals(cls, blocks: dict[str, tuple[int, int]], y: np.ndarray,
                    shape: tuple[int, int]) -> Prices:
@@ -215,7 +225,13 @@ def lagrangian_bound(p: Problem, prices: Prices) -> float:
     checkpointable jobs, and may pass it with them (their integral schedules in pieces cost
     more than the LP's fractional resumes)."""
     classes = job_classes(p, np.arange(len(p.jobs)))
-    pricer = _Pricer(p, classes)
+    return _lagrangian(p, classes, _Pricer(p, classes), prices)
+
+
+def _lagrangian(p: Problem, classes: list[np.ndarray], pricer: _Pricer, prices: Prices
+                ) -> float:
+    """`lagrangian_bound` with the classes and pricer of `p` at hand (the pricer is left
+    priced at `prices`, as `_Pricer.price` with `bound` leaves it)."""
     gpu = np.minimum(prices.gpu, 0.0)
     best, _, _ = pricer.price(np.zeros(len(pricer.n)), prices.load, gpu, 0, None)
     unplaced = p.unplaced_points[[cl[0] for cl in classes]] if classes else np.zeros(0)
@@ -302,6 +318,15 @@ class Master:
         self.piece_runs: list[tuple[int, int, np.ndarray]] = []
         """(class, site, run slots) of each column in `piece_cols`."""
         self.piece_keys: set[tuple[int, int, bytes]] = set()
+        self.smooth = not p.has_battery.any()
+        """Price schedules in pieces at smoothed prices (`_price_pieces`; not with batteries,
+        whose Lagrangian bound takes an LP)."""
+        self.center: Prices | None = None
+        """The prices of the best Lagrangian bound so far: `prices` if given, else duals."""
+        self.center_value = -np.inf
+        self.first_round = True
+        if prices is not None and self.smooth:
+            self._keep_center(prices, _lagrangian(p, self.classes, self.pricer, prices))
 
     @property
     def start_cols(self) -> np.ndarray:
@@ -353,9 +378,17 @@ class Master:
         a0, nc = self.blocks["class-assign"]
         duals = self.prices()
         best, _, _ = self.pricer.price(self.y[a0:a0 + nc], duals.load, duals.gpu, 0, None)
-        self.bound = max(self.bound, self.lp_objective
-                         + float((self.pricer.n * np.minimum(0.0, best)).sum()))
+        self._keep_center(duals, self.lp_objective
+                          + float((self.pricer.n * np.minimum(0.0, best)).sum()))
         self.bound_is_current = True
+
+    def _keep_center(self, prices: Prices, value: float) -> None:
+        """Raise `bound` to `value`, the Lagrangian bound at `prices`; the best become the
+        centre."""
+        self.bound = max(self.bound, value)
+        if value > self.center_value:
+            self.center = Prices(prices.load, np.minimum(prices.gpu, 0.0))
+            self.center_value = value
 
     def price(self, per_class: int, tol: float | None) -> int:
         """Add the most negative start columns for the last duals; return how many.
@@ -373,9 +406,9 @@ class Master:
             n, scale = self.pricer.n, max(1.0, abs(self.lp_objective))
             lp_single = self.lp_objective + float((n * np.minimum(0.0, single)).sum())
             converged = self.lp_objective - lp_single <= tol * scale
-            if converged or self.bound == -np.inf:
-                self.update_bound()
-                added = self._add_pieces(y_assign, duals)
+            if converged or self.first_round:
+                self.first_round = False
+                added = self._price_pieces(y_assign, duals)
                 if converged:
                     was, self.converged_bound = self.converged_bound, self.bound
                     self.stalled = not self.pieces and self.bound - was < STALL * scale
@@ -394,14 +427,39 @@ class Master:
         return int(new[0].size)
 
 
-    def _add_pieces(self, y_assign: np.ndarray, duals: Prices) -> int:
-        """Add, for each checkpointable class that the last pricing found cheaper in pieces,
-        its cheapest schedule in pieces as a column (kept apart: `piece_cols`); return how
-        many. Without them the master's duals keep favouring pieces the bound then counts.
-        Running classes (whose one start column is going on, which may not fit) get theirs
-        on every allowed site, also without `pieces`: otherwise their duals are the cost of
-        leaving them out, and the bound collapses. Called right after `update_bound` at the
-        same duals, whose pricing in pieces it reuses."""
+    def _price_pieces(self, y_assign: np.ndarray, duals: Prices) -> int:
+        """Update `bound` and add schedules in pieces (`_add_pieces`), priced between the
+        centre and the duals (Wentges smoothing): a re-plan's master often stays at its
+        incumbent for a hundred rounds, its duals jumping between the vertices of a
+        degenerate optimum and the bound creeping up; the centre's prices hold. A schedule
+        joins only if it prices out at the duals; while none does, the point moves on toward
+        them (each step still raises the centre's bound), at last onto them: no column
+        prices out at the duals then, and the master's LP is the bound."""
+        before = self.center_value
+        self.update_bound()
+        share = 1.0 if self.center_value > before or not self.smooth else 1.0 - SMOOTHING
+        while True:
+            at = duals
+            if share < 1.0:
+                assert self.center is not None
+                at = self.center.toward(duals, share)
+                self._keep_center(at, _lagrangian(self.p, self.classes, self.pricer, at))
+            added = self._add_pieces(y_assign, duals, at)
+            if added or share >= 1.0:
+                return added
+            share = 1.0 - (1.0 - share) * SMOOTHING
+            if share > 1.0 - MIN_SMOOTHING:
+                share = 1.0
+                self.update_bound()  # the pricer back at the duals
+
+    def _add_pieces(self, y_assign: np.ndarray, duals: Prices, at: Prices) -> int:
+        """Add, for each checkpointable class that the last pricing (at `at`) found cheaper
+        in pieces, its cheapest schedule in pieces at `at` as a column (kept apart:
+        `piece_cols`) if it prices out at `duals`; return how many. Without them the
+        master's duals keep favouring pieces the bound then counts. Running classes (whose
+        one start column is going on, which may not fit) get theirs on every allowed site,
+        also without `pieces`: otherwise their duals are the cost of leaving them out, and
+        the bound collapses."""
         pr, p = self.pricer, self.p
         moves = pr.ckpt & (pr.cont != NOT_FIXED)
         cheaper = np.flatnonzero((pr.piece_site >= 0) & (self.pieces | moves))
@@ -411,17 +469,24 @@ class Master:
         if pairs.size == 0:
             return 0
         cls, site = pairs[:, 0], pairs[:, 1]
-        # the bound's pricing (`update_bound`, at these duals) never priced them above their
-        # points: the schedules are found and read back only where it prices them out
-        out = np.flatnonzero(pr.piece_points[cls, site] - y_assign[cls] < -1e-7)
-        if out.size == 0:
-            return 0
-        cls, site = cls[out], site[out]
-        q = pr.slot_prices(cls, duals.load, duals.gpu)[np.arange(cls.size), site]
-        q = np.where(pr.runnable[cls, site], q, np.inf)
+        if at is duals:
+            # the bound's pricing (at these duals) never priced them above their points:
+            # the schedules are found and read back only where it prices them out
+            out = np.flatnonzero(pr.piece_points[cls, site] - y_assign[cls] < -1e-7)
+            cls, site = cls[out], site[out]
+            if out.size == 0:
+                return 0
+        each = np.arange(cls.size)
+        q = np.where(pr.runnable[cls, site],
+                     pr.slot_prices(cls, at.load, at.gpu)[each, site], np.inf)
         points, slots = job_pieces(q, pr.d[cls], pr.resume[cls], site == pr.cont[cls],
                                    pr.ddl[cls], p.overhead_slots, p.late_points_per_slot)
-        keep = [i for i in np.flatnonzero(points - y_assign[cls] < -1e-7)
+        # its points less what its slots cost at `at`: its lateness, as the DP has it
+        cost = points - np.where(slots, q, 0.0).sum(axis=1)
+        if at is not duals:
+            q = pr.slot_prices(cls, duals.load, duals.gpu)[each, site]
+        reduced = cost + np.where(slots, q, 0.0).sum(axis=1) - y_assign[cls]
+        keep = [i for i in np.flatnonzero(np.isfinite(points) & (reduced < -1e-7))
                 if (cls[i], site[i], slots[i].tobytes()) not in self.piece_keys]
         if not keep:
             return 0
@@ -435,11 +500,10 @@ class Master:
             rows += [a0 + cls[i], *(l0 + site[i] * T + on), *(g0 + site[i] * T + on)]
             vals += [1.0, *np.full(on.size, -pr.kw[cls[i]]), *np.full(on.size, pr.g[cls[i]])]
             cols += [n] * (1 + 2 * on.size)
-        # its points less what its slots cost at these prices: its lateness, as the DP has it
-        cost = points[keep] - np.where(slots[keep], q[keep], 0.0).sum(axis=1)
         A = sparse.csc_matrix((vals, (rows, cols)), shape=(self.session.num_rows, len(keep)))
         first = self.session.num_cols
-        self.session.add_columns(cost, np.zeros(len(keep)), np.full(len(keep), np.inf), A)
+        self.session.add_columns(cost[keep], np.zeros(len(keep)), np.full(len(keep), np.inf),
+                                 A)
         self.piece_cols += list(range(first, first + len(keep)))
         self.piece_runs += [(int(cls[i]), int(site[i]), np.flatnonzero(slots[i])) for i in keep]
         if self.x is not None:

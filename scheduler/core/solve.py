@@ -540,7 +540,7 @@ def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float
     re-planning: over 24 warm re-plans of `benchmarks/replan_speed.py` the MILP over those
     columns never gave the best plan and took most of the time), and single-job moves on
     the best plan last. Returns the bound, the column
-    generation's seconds and the master's last prices."""
+    generation's seconds and the prices of its best bound (`Master.center`)."""
     left = budget.left
     tb = time.perf_counter()
     master = column_generation(p, plans.best()[2], time_limit_s=COLGEN_SHARE * left(),
@@ -549,7 +549,7 @@ def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float
     build_s = time.perf_counter() - tb
     if master.x is None:
         return master.bound, build_s, prices
-    prices = master.prices()
+    prices = master.center
     reserve = budget.keep_back(DECODE_RESERVE_S + RELOCATE_SHARE * left())
 
     def until_reserve() -> float:
