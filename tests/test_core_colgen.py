@@ -349,6 +349,28 @@ def test_a_misleading_centre_still_leads_the_bound_to_the_lp() -> None:
     assert master.bound <= plan.evaluation.objective + 1e-6
 
 
+def test_a_lone_checkpointable_job_is_proven_without_branching(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The full model's LP resumes a checkpointable job in fractions, so its bound stays
+    under every schedule in pieces; at the LP's duals the Lagrangian bound prices them
+    whole, which proves the best one without the MILP (one-job re-plans at the end of the
+    large simulation spent ~1 s each in 500 nodes of it)."""
+    inst = random_instance(1, n_sites=3, n_slots=96, seed=4, checkpointable_share=1.0)
+    policy = replace(load_policy("min-carbon"), restart_overhead_h=0.25)
+    p = build_problem(inst.sites, inst.jobs, inst.forecasts, policy)
+    assert p.checkpointable.all() and p.overhead_slots == 1
+    lp = run_highs(build_fast(p).matrix, time_limit_s=60, relax=True)
+
+    def no_milp(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the MILP was not needed")
+
+    monkeypatch.setattr(solve_module, "_mip_stage", no_milp)
+    out = solve(p, deterministic=True, mip_gap=1e-6)
+    assert lp.objective < out.evaluation.objective * (1 - 1e-3)
+    assert out.status is SolveStatus.OPTIMAL
+    assert out.bound == pytest.approx(out.evaluation.objective, rel=1e-9)
+
+
 def test_the_previous_plan_stays_unless_only_the_new_one_is_within_the_gap() -> None:
     """Objectives 100.6 (previous) and 100.0 (new), MIP gap 2 %: the previous plan is not
     beaten by more than half the gap, so it stays while it is within the gap of the bound

@@ -58,6 +58,7 @@ from scheduler.core.colgen import (
     Prices,
     column_generation,
     dive,
+    lagrangian_bound,
     schedule_options,
 )
 from scheduler.core.decompose import average_prices, solve_parts, split
@@ -407,12 +408,13 @@ def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: 
                 prices: Prices | None) -> Outcome:
     left = budget.left
     status = SolveStatus.FEASIBLE
+    may_split = bool((p.checkpointable & (p.fixed_site == NOT_FIXED)).any())
     if full_model_nnz(p) > FULL_MODEL_MAX_NNZ:
         if len(split(p)) > 1:
             bound, build_s, prices = _solve_by_parts(p, plans, budget, mip_gap)
         else:
             bound, build_s, prices = _solve_by_columns(p, plans, budget, mip_gap, prices)
-        if plans.gap(bound) > mip_gap and (p.checkpointable & (p.fixed_site == NOT_FIXED)).any():
+        if plans.gap(bound) > mip_gap and may_split:
             # the large paths plan single runs (running jobs going on where they run);
             # checkpointable jobs may then split, pause or move
             _relocate_best(p, plans, left() - budget.keep_back(DECODE_RESERVE_S), pieces=True)
@@ -425,6 +427,11 @@ def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: 
         prices = None if lp.y is None else Prices.from_duals(fm.blocks, lp.y, p.pue.shape)
         if lp.x is not None:
             plans.add("milp:lp-rounding", plans.fill(decode(p, fm, lp.x)))
+        if prices is not None and may_split:
+            # the LP resumes in fractions; at its duals, schedules in pieces are priced whole
+            bound = max(bound, lagrangian_bound(p, prices))
+            if plans.gap(bound) > mip_gap:
+                _relocate_best(p, plans, budget.step(REPAIR_TIME_S), pieces=True)
         if plans.gap(bound) > mip_gap and left() > 0.2:
             mip_status, mip_bound = _mip_stage(p, fm, plans, left(), mip_gap, "milp")
             bound = max(bound, mip_bound)
