@@ -14,7 +14,7 @@ ALLOWED_SLOT_MINUTES = (15, 30, 60)
 
 def slot_seconds(idx: pd.DatetimeIndex) -> np.ndarray:
     """Gaps between consecutive timestamps, whole seconds (any datetime resolution)."""
-    return np.diff(idx.to_numpy()).astype("timedelta64[s]").astype(np.int64)
+    return np.diff(idx.as_unit("ns").asi8) // 10**9
 
 
 SERIES = ("carbon_gco2_per_kwh", "curtailment_mw", "curtailment_probability",
@@ -79,8 +79,9 @@ class Forecast:
         """End of the last slot (UTC)."""
         return self.slot_starts[-1] + pd.Timedelta(minutes=self.slot_minutes)
 
-    def select(self, keep: np.ndarray) -> Forecast:
-        """The slots where the boolean mask `keep` is True, with every series and quantile."""
+    def select(self, keep: np.ndarray | slice) -> Forecast:
+        """The slots where the boolean mask `keep` is True (or in the slice `keep`), with
+        every series and quantile."""
         series = {n: np.asarray(getattr(self, n))[keep] for n in SERIES
                   if getattr(self, n) is not None}
         return replace(self, slot_starts=self.slot_starts[keep],

@@ -55,8 +55,9 @@ class Forecaster:
     error_at_24h: float = 0.15
     predictions: dict[tuple[str, str], list[tuple[IssueRule, pd.DataFrame]]] = field(
         default_factory=dict)
-    """(region, target) → per issue rule, shortest lead first, the model's p10/p50/p90 per
-    slot (`model` only)."""
+    """(region, target) → per issue rule, shortest lead first, the model's p10/p50/p90 on
+    the slots of the region's actual signals, and when each was issued (`issued_utc`,
+    tz-naive UTC) (`model` only)."""
     notes: list[str] = field(default_factory=list)
 
     def issue(self, now: pd.Timestamp, until: pd.Timestamp) -> dict[str, Forecast]:
@@ -65,17 +66,19 @@ class Forecaster:
         out = {}
         for i, (region, sig) in enumerate(sorted(self.signals.items())):
             fc = sig.actual
-            part = window(fc, slot_of(fc, now), until)
+            start = slot_of(fc, now)
+            part, first = window(fc, start, until), int(fc.slot_starts.searchsorted(start))
             if self.model != "perfect":
-                part = replace(part, **self._predict(i, region, fc, part, now))
+                part = replace(part, **self._predict(i, region, fc, part, first, now))
             out[region] = for_planner(replace(part, issued_at=now.to_pydatetime(),
                                               source=f"simulated-{self.model}"))
         return out
 
-    def _predict(self, i: int, region: str, fc: Forecast, part: Forecast,
+    def _predict(self, i: int, region: str, fc: Forecast, part: Forecast, first: int,
                  now: pd.Timestamp) -> dict[str, Any]:
-        """The forecast fields at `now`: point values and, where the model knows its
-        spread, the `_p10`/`_p90` quantiles (what a planner with a risk setting reads)."""
+        """The forecast fields at `now` for `part`, the slots of `fc` from index `first`:
+        point values and, where the model knows its spread, the `_p10`/`_p90` quantiles
+        (what a planner with a risk setting reads)."""
         names = ["carbon_gco2_per_kwh", "curtailment_mw"]
         if part.marginal_gco2_per_kwh is not None:
             names.append("marginal_gco2_per_kwh")
@@ -89,13 +92,14 @@ class Forecaster:
                 if (region, target) not in self.predictions:
                     continue
                 values = {level: out[target].copy() for level in ("p10", "p50", "p90")}
+                rows = slice(first, first + len(part.slot_starts))
                 filled = np.zeros(len(part.slot_starts), dtype=bool)
-                for rule, pred in self.predictions[(region, target)]:
-                    frame = pred.reindex(part.slot_starts)
-                    use = (~filled & np.asarray(issue_times(part.slot_starts, rule) <= now)
-                           & np.isfinite(frame["p50"].to_numpy()))
+                known = now.tz_convert(None).to_datetime64()
+                for _, pred in self.predictions[(region, target)]:
+                    use = (~filled & (pred["issued_utc"].to_numpy()[rows] <= known)
+                           & np.isfinite(pred["p50"].to_numpy()[rows]))
                     for level, v in values.items():
-                        v[use] = frame[level].to_numpy()[use]
+                        v[use] = pred[level].to_numpy()[rows][use]
                     filled |= use
                 out[target] = values["p50"]
                 quantiles.update({f"{target}_{level}": values[level] for level in ("p10", "p90")})
@@ -131,12 +135,16 @@ def slot_of(fc: Forecast, when: pd.Timestamp) -> pd.Timestamp:
 def seasonal_naive(fc: Forecast, name: str, slots: pd.DatetimeIndex, now: pd.Timestamp
                    ) -> np.ndarray:
     """`name` of the latest whole day observed by `now` at the same time of day, per slot
-    (NaN where the signals do not reach back so far)."""
-    step = pd.Timedelta(minutes=fc.slot_minutes)
-    back = np.maximum(1, np.ceil((slots + step - now) / DAY).astype(int))
-    source = slots - pd.to_timedelta(back, unit="D")
-    series = pd.Series(getattr(fc, name), index=fc.slot_starts)
-    return series.reindex(source).to_numpy(dtype=float)
+    (NaN where the signals do not reach back so far, or `fc` has no such slot)."""
+    step, day = fc.slot_minutes * 60 * 10**9, DAY.value  # ns
+    at = slots.as_unit("ns").asi8
+    back = np.maximum(1, -((now.value - at - step) // day))  # whole days, rounded up
+    offset = at - back * day - fc.slot_starts[0].as_unit("ns").value
+    pos = offset // step
+    ok = (offset % step == 0) & (pos >= 0) & (pos < len(fc.slot_starts))
+    out = np.full(len(slots), np.nan)
+    out[ok] = np.asarray(getattr(fc, name), dtype=float)[pos[ok]]
+    return out
 
 
 def make_forecaster(model: str, signals: Mapping[str, RegionSignals], start: pd.Timestamp,
@@ -166,9 +174,12 @@ def make_forecaster(model: str, signals: Mapping[str, RegionSignals], start: pd.
                                 f"{err.value!r}: {err.problem}); "
                                 "seasonal-naive forecasts")
                 continue
+            grid = sig.actual.slot_starts
             fc.predictions[(region, target)] = [
                 (m.rule, _on_grid(predict(m, sig.tidy)[["p10", "p50", "p90"]],
-                                  sig.actual.slot_minutes)) for m in fitted]
+                                  sig.actual.slot_minutes).reindex(grid).assign(
+                    issued_utc=issue_times(grid, m.rule).tz_convert(None)))
+                for m in fitted]
     return fc
 
 

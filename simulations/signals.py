@@ -118,7 +118,7 @@ def on_slots(fc: Forecast, minutes: int) -> Forecast:
 
 def window(fc: Forecast, first: pd.Timestamp, until: pd.Timestamp) -> Forecast:
     """The slots of `fc` starting in [first, until)."""
-    return fc.select((fc.slot_starts >= first) & (fc.slot_starts < until))
+    return fc.select(slice(*fc.slot_starts.searchsorted([first, until])))
 
 
 def for_planner(fc: Forecast) -> Forecast:
