@@ -371,6 +371,25 @@ def test_a_lone_checkpointable_job_is_proven_without_branching(
     assert out.bound == pytest.approx(out.evaluation.objective, rel=1e-9)
 
 
+def test_the_last_plans_prices_prove_an_unchanged_plan_without_a_model(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small re-plan (the full model's path) with nothing changed: the Lagrangian bound at
+    the last plan's prices proves the last plan within the gap, so no model is built or
+    solved, and the plan stays."""
+    p = problem(12, 1)
+    first = solve(p, deterministic=True)
+    assert first.prices is not None and first.gap <= 0.005
+
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the last plan's prices proved it")
+
+    monkeypatch.setattr(solve_module, "build_fast", no_model)
+    again = solve(p, deterministic=True, incumbent=first.schedule, prices=first.prices)
+    assert again.source == solve_module.PREVIOUS and again.gap <= 0.005
+    assert np.array_equal(again.schedule.run, first.schedule.run)
+    assert again.bound == pytest.approx(lagrangian_bound(p, first.prices))
+
+
 def test_the_previous_plan_stays_unless_only_the_new_one_is_within_the_gap() -> None:
     """Objectives 100.6 (previous) and 100.0 (new), MIP gap 2 %: the previous plan is not
     beaten by more than half the gap, so it stays while it is within the gap of the bound

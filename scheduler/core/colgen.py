@@ -69,7 +69,7 @@ class _Pricer:
 
     def __init__(self, p: Problem, classes: list[np.ndarray]) -> None:
         self.p = p
-        rep = np.array([cl[0] for cl in classes])
+        rep = np.array([cl[0] for cl in classes], dtype=int)
         self.kw, self.g = p.it_kw[rep], p.gpus[rep].astype(float)
         self.d, self.rel, self.ddl = p.dur_slots[rep], p.release_slot[rep], p.deadline_slot[rep]
         self.allowed = p.allowed[rep]

@@ -419,23 +419,31 @@ def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: 
             # checkpointable jobs may then split, pause or move
             _relocate_best(p, plans, left() - budget.keep_back(DECODE_RESERVE_S), pieces=True)
     else:
-        tb = time.perf_counter()
-        fm = build_fast(p)
-        build_s = time.perf_counter() - tb
-        lp = run_highs(fm.matrix, time_limit_s=max(0.1, 0.5 * left()), relax=True)
-        bound = lp.objective if lp.status is SolveStatus.OPTIMAL else -np.inf
-        prices = None if lp.y is None else Prices.from_duals(fm.blocks, lp.y, p.pue.shape)
-        if lp.x is not None:
-            plans.add("milp:lp-rounding", plans.fill(decode(p, fm, lp.x)))
-        if prices is not None and may_split:
-            # the LP resumes in fractions; at its duals, schedules in pieces are priced whole
-            bound = max(bound, lagrangian_bound(p, prices))
-            if plans.gap(bound) > mip_gap:
-                _relocate_best(p, plans, budget.step(REPAIR_TIME_S), pieces=True)
-        if plans.gap(bound) > mip_gap and left() > 0.2:
-            mip_status, mip_bound = _mip_stage(p, fm, plans, left(), mip_gap, "milp")
-            bound = max(bound, mip_bound)
-            status = mip_status if mip_status is SolveStatus.OPTIMAL else status
+        build_s = 0.0
+        # the last plan's prices, on this grid, may prove the best plan (often the last
+        # one) within the gap already: no model to build
+        bound = -np.inf if prices is None else lagrangian_bound(p, prices)
+        if plans.gap(bound) > mip_gap:
+            tb = time.perf_counter()
+            fm = build_fast(p)
+            build_s = time.perf_counter() - tb
+            lp = run_highs(fm.matrix, time_limit_s=max(0.1, 0.5 * left()), relax=True)
+            if lp.status is SolveStatus.OPTIMAL:
+                bound = max(bound, lp.objective)
+            if lp.x is not None:
+                plans.add("milp:lp-rounding", plans.fill(decode(p, fm, lp.x)))
+            if lp.y is not None:
+                prices = Prices.from_duals(fm.blocks, lp.y, p.pue.shape)
+                if may_split:
+                    # the LP resumes in fractions; at its duals, schedules in pieces are
+                    # priced whole
+                    bound = max(bound, lagrangian_bound(p, prices))
+                    if plans.gap(bound) > mip_gap:
+                        _relocate_best(p, plans, budget.step(REPAIR_TIME_S), pieces=True)
+            if plans.gap(bound) > mip_gap and left() > 0.2:
+                mip_status, mip_bound = _mip_stage(p, fm, plans, left(), mip_gap, "milp")
+                bound = max(bound, mip_bound)
+                status = mip_status if mip_status is SolveStatus.OPTIMAL else status
     source, steps, best, ev = _closer_to_previous(p, plans, plans.chosen(bound, mip_gap),
                                                   bound, mip_gap)
     if plans.gap(bound, ev.objective) <= mip_gap:
