@@ -186,7 +186,8 @@ def _kg_per_kwh(p: Problem, out: Outcome) -> np.ndarray:
 def _job_plans(p: Problem, out: Outcome, baseline: Outcome) -> tuple[JobPlan, ...]:
     sched = out.schedule
     (kwh, kg), (_, base_kg) = _job_energy(p, out), _job_energy(p, baseline)
-    slot = pd.Timedelta(hours=p.slot_h)
+    starts = p.slot_starts.to_pydatetime()
+    ends = (p.slot_starts + pd.Timedelta(hours=p.slot_h)).to_pydatetime()
     loads = SiteLoads(p, sched)
     plans = []
     for j, job in enumerate(p.jobs):
@@ -198,8 +199,7 @@ def _job_plans(p: Problem, out: Outcome, baseline: Outcome) -> tuple[JobPlan, ..
                                  deferred=bool(p.deferrable[j]), note=_note(p, j, False),
                                  site_costs=costs, baseline_kg_co2=float(base_kg[j])))
             continue
-        segs = tuple((p.slot_starts[a].to_pydatetime(), (p.slot_starts[b - 1] + slot)
-                      .to_pydatetime()) for a, b in sched.segments(j))
+        segs = tuple((starts[a], ends[b - 1]) for a, b in sched.segments(j))
         plans.append(JobPlan(job.id, p.sites[s].id, segs, bool(out.evaluation.late[j]),
                              bool(p.impossible[j]), float(kwh[j]), float(kg[j]),
                              site_costs=costs, baseline_kg_co2=float(base_kg[j])))
@@ -263,14 +263,19 @@ def schedule_on(p: Problem, plan: Plan) -> Schedule:
     sched = Schedule.empty(p)
     ids = {s.id: i for i, s in enumerate(p.sites)}
     by_id = {jp.id: jp for jp in plan.jobs}
-    ends = p.slot_starts + pd.Timedelta(hours=p.slot_h)
-    for j, job in enumerate(p.jobs):
-        jp = by_id.get(job.id)
-        if jp is None or jp.site not in ids or not jp.segments:
-            continue
-        run = np.zeros(p.n_slots, dtype=bool)
-        for a, b in jp.segments:
-            run |= (p.slot_starts >= pd.Timestamp(a)) & (ends <= pd.Timestamp(b))
-        if run.any():
-            sched.place(j, ids[jp.site], run)
+    pieces = [(j, ids[jp.site], a, b) for j, jp in enumerate(by_id.get(job.id) for job in p.jobs)
+              if jp is not None and jp.site in ids for a, b in jp.segments]
+    if not pieces:
+        return sched
+    js, sites, starts, ends = zip(*pieces, strict=True)
+    # each piece covers the slots lying wholly inside it: [first, last)
+    first = p.slot_starts.searchsorted(pd.to_datetime(starts, utc=True))
+    last = (p.slot_starts + pd.Timedelta(hours=p.slot_h)).searchsorted(
+        pd.to_datetime(ends, utc=True), side="right")
+    run = np.zeros((len(p.jobs), p.n_slots), dtype=bool)
+    for j, a, b in zip(js, first, last, strict=True):
+        run[j, a:b] = True
+    for j, s in dict(zip(js, sites, strict=True)).items():
+        if run[j].any():
+            sched.place(j, s, run[j])
     return sched
