@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -26,6 +27,9 @@ def simulate_command(
         help="Folder for the results (default: a new folder named after the scenario and "
              "the time)")] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar")] = False,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Processes for the rolling policies (default: one per core)")] = (
+            os.cpu_count() or 1),
 ) -> None:
     """Simulate the scenario's policies on its grids and workload; compare them."""
     console = Console()
@@ -41,7 +45,7 @@ def simulate_command(
                     tasks[policy] = bar.add_task(f"{policy:>6} re-plans", total=steps)
                 bar.update(tasks[policy], completed=step)
 
-            result = simulate(sc, progress)
+            result = simulate(sc, progress, workers)
         folder = out or Path(f"{sc.name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
         written = write_results(result, folder)
     except InputError as err:

@@ -26,8 +26,11 @@ give the same results on any machine.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import queue
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -242,28 +245,80 @@ def _record_batteries(world: World, run: Run, plan: Plan, first: pd.Timestamp,
         run.discharge_kw[i, at[ok]] = sp.battery_discharge_kw[inside][ok]
 
 
-def simulate(sc: Scenario, progress: Progress | None = None) -> SimulationResult:
-    """Run every policy of the scenario and tabulate the results."""
+def simulate(sc: Scenario, progress: Progress | None = None, workers: int = 1
+             ) -> SimulationResult:
+    """Run every policy of the scenario and tabulate the results. The forecast models train
+    in `workers` processes; the oracle (whose budget is wall-clock time) runs alone first;
+    the rolling policies plan with work limits, so they may run in `workers` processes at
+    once with the same results."""
     timings = {"signals": 0.0, "forecasting": 0.0, "planning": 0.0, "accounting": 0.0}
     t0 = time.perf_counter()
     world = build_world(sc)
     timings["signals"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     forecaster = make_forecaster(sc.forecast.model, world.signals, sc.start, sc.seed,
-                                 sc.forecast.error_at_24h, sc.horizon_hours)
+                                 sc.forecast.error_at_24h, sc.horizon_hours, workers)
     timings["forecasting"] = time.perf_counter() - t0
-    runs = []
-    for name in sc.policies:
-        t0 = time.perf_counter()
-        runs.append(oracle(sc, world) if name == "oracle"
-                    else rolling(sc, world, name, forecaster, progress))
-        timings["planning"] += time.perf_counter() - t0
     t0 = time.perf_counter()
-    result = tabulate(sc, world, runs)
-    result.scenario["notes"] = [*forecaster.notes, *(r.note for r in runs if r.note)]
+    runs = {"oracle": oracle(sc, world)} if "oracle" in sc.policies else {}
+    runs.update(rolling_runs(sc, world, [n for n in sc.policies if n != "oracle"],
+                             forecaster, progress, workers))
+    timings["planning"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ordered = [runs[name] for name in sc.policies]
+    result = tabulate(sc, world, ordered)
+    result.scenario["notes"] = [*forecaster.notes, *(r.note for r in ordered if r.note)]
     timings["accounting"] = time.perf_counter() - t0
     result.timings_s.update(timings)
     return result
+
+
+def rolling_runs(sc: Scenario, world: World, names: Sequence[str], forecaster: Forecaster,
+                 progress: Progress | None = None, workers: int = 1) -> dict[str, Run]:
+    """`rolling` for each policy of `names`; with `workers` > 1 in as many processes (fresh
+    ones: the parent's thread pools do not survive a fork), reporting progress back."""
+    if workers <= 1 or len(names) <= 1:
+        return {name: rolling(sc, world, name, forecaster, progress) for name in names}
+    ctx = multiprocessing.get_context("spawn")
+    steps: multiprocessing.Queue[tuple[str, int, int]] = ctx.Queue()
+    with ProcessPoolExecutor(min(workers, len(names)), mp_context=ctx,
+                             initializer=_report_to, initargs=(steps,)) as pool:
+        futures = {name: pool.submit(_rolling_here, sc, world, name, forecaster)
+                   for name in names}
+        pending = set(futures.values())
+        while pending:
+            _, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            _report(steps, progress)
+        _report(steps, progress)
+        return {name: future.result() for name, future in futures.items()}
+
+
+_steps: multiprocessing.Queue[tuple[str, int, int]] | None = None
+"""In a worker of `rolling_runs`: where its progress goes."""
+
+
+def _report_to(steps: multiprocessing.Queue[tuple[str, int, int]]) -> None:
+    global _steps
+    _steps = steps
+
+
+def _rolling_here(sc: Scenario, world: World, name: str, forecaster: Forecaster) -> Run:
+    """`rolling` in a worker process of `rolling_runs`."""
+    steps = _steps
+    return rolling(sc, world, name, forecaster,
+                   None if steps is None else lambda *step: steps.put(step))
+
+
+def _report(steps: multiprocessing.Queue[tuple[str, int, int]],
+            progress: Progress | None) -> None:
+    """Hand the workers' progress so far to `progress`."""
+    while True:
+        try:
+            step = steps.get(timeout=0.05)
+        except queue.Empty:
+            return
+        if progress:
+            progress(*step)
 
 
 def tabulate(sc: Scenario, world: World, runs: Sequence[Run]) -> SimulationResult:

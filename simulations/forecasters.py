@@ -18,7 +18,9 @@ No forecaster reads a signal observed after the moment of issue, except `perfect
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -149,10 +151,11 @@ def seasonal_naive(fc: Forecast, name: str, slots: pd.DatetimeIndex, now: pd.Tim
 
 def make_forecaster(model: str, signals: Mapping[str, RegionSignals], start: pd.Timestamp,
                     seed: int = 0, error_at_24h: float = 0.15,
-                    horizon_hours: float = 24.0) -> Forecaster:
+                    horizon_hours: float = 24.0, workers: int = 1) -> Forecaster:
     """A forecaster; for `model`, its quantile models are trained here on each region's
     history before `start`, one per lead day a re-plan `horizon_hours` long can reach, and
-    their predictions made for the whole period."""
+    their predictions made for the whole period (each region's and target's in one of
+    `workers` processes: a model's fit hardly uses a second core)."""
     fc = Forecaster(model, signals, seed, error_at_24h)
     if model != "model":
         return fc
@@ -160,27 +163,47 @@ def make_forecaster(model: str, signals: Mapping[str, RegionSignals], start: pd.
     # issued yesterday, today's at lead 1, and the horizon reaches `horizon_hours` on.
     leads = min(MAX_LEAD_DAYS, int((DAY_AHEAD.issue_hour_jst + horizon_hours) // 24) + 1)
     rules = [days_ahead(k) for k in range(1, leads + 1)]
+    keys = [(region, target) for region, sig in sorted(signals.items())
+            if sig.tidy is not None for target in MODEL_TARGETS]
+    args = ([signals[region] for region, _ in keys], [start] * len(keys),
+            [target for _, target in keys], [rules] * len(keys))
+    if workers > 1 and len(keys) > 1:
+        with ProcessPoolExecutor(min(workers, len(keys)),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            trained = dict(zip(keys, pool.map(_trained, *args), strict=True))
+    else:
+        trained = dict(zip(keys, map(_trained, *args), strict=True))
     for region, sig in sorted(signals.items()):
         if sig.tidy is None:
             fc.notes.append(f"{region}: no history table in its source; "
                             "seasonal-naive forecasts")
             continue
-        history = sig.tidy[pd.DatetimeIndex(sig.tidy["time_utc"]) < start]
         for target in MODEL_TARGETS:
-            try:
-                fitted = [fit_quantile_model(history, target, rule) for rule in rules]
-            except InputError as err:
-                fc.notes.append(f"{region} {target}: model not trained ({err.field}="
-                                f"{err.value!r}: {err.problem}); "
+            out = trained[(region, target)]
+            if isinstance(out, str):
+                fc.notes.append(f"{region} {target}: model not trained ({out}); "
                                 "seasonal-naive forecasts")
-                continue
-            grid = sig.actual.slot_starts
-            fc.predictions[(region, target)] = [
-                (m.rule, _on_grid(predict(m, sig.tidy)[["p10", "p50", "p90"]],
-                                  sig.actual.slot_minutes).reindex(grid).assign(
-                    issued_utc=issue_times(grid, m.rule).tz_convert(None)))
-                for m in fitted]
+            else:
+                fc.predictions[(region, target)] = out
     return fc
+
+
+def _trained(sig: RegionSignals, start: pd.Timestamp, target: str, rules: list[IssueRule]
+             ) -> list[tuple[IssueRule, pd.DataFrame]] | str:
+    """`target`'s models, one per rule, trained on `sig`'s history before `start`: their
+    p10/p50/p90 on the slots of the actual signals with their issue times (`issued_utc`),
+    or why they could not be trained."""
+    assert sig.tidy is not None
+    history = sig.tidy[pd.DatetimeIndex(sig.tidy["time_utc"]) < start]
+    try:
+        fitted = [fit_quantile_model(history, target, rule) for rule in rules]
+    except InputError as err:
+        return f"{err.field}={err.value!r}: {err.problem}"
+    grid = sig.actual.slot_starts
+    return [(m.rule, _on_grid(predict(m, sig.tidy)[["p10", "p50", "p90"]],
+                              sig.actual.slot_minutes).reindex(grid).assign(
+                issued_utc=issue_times(grid, m.rule).tz_convert(None)))
+            for m in fitted]
 
 
 def _on_grid(pred: pd.DataFrame, minutes: int) -> pd.DataFrame:

@@ -140,6 +140,25 @@ def test_same_seed_same_results(small, tmp_path: Path) -> None:
     assert other.summary.kg_co2_location.iloc[0] != res.summary.kg_co2_location.iloc[0]
 
 
+def test_policies_in_worker_processes_give_the_same_results(small) -> None:
+    """The rolling policies plan with work limits: run two at a time in their own processes
+    they give the same tables, in the scenario's order, and report every re-plan."""
+    sc, res = small
+    seen: dict[str, int] = {}
+
+    def progress(policy: str, step: int, steps: int) -> None:
+        assert seen.get(policy, 0) < step <= steps
+        seen[policy] = step
+
+    both = simulate(sc, progress, workers=2)
+    cols = [c for c in SUMMARY_COLUMNS if c not in ("planner_seconds",)]
+    pd.testing.assert_frame_equal(both.summary[cols], res.summary[cols])
+    pd.testing.assert_frame_equal(both.slots, res.slots)
+    pd.testing.assert_frame_equal(both.jobs, res.jobs)
+    assert set(seen) == {"asap", "lwa", "greedy", "milp"}
+    assert (both.summary.planner_seconds > 0).all()
+
+
 def _perturbed(signals: dict[str, RegionSignals], after: pd.Timestamp
                ) -> dict[str, RegionSignals]:
     """The signals with every value observed at or after `after` tripled."""
@@ -209,6 +228,23 @@ def test_model_forecasts_reach_as_far_as_the_horizon(tmp_path: Path) -> None:
         expected = [rules[k - 1][1]["p50"].get(t)
                     for k, t in zip(lead, fc.slot_starts, strict=True)]
         np.testing.assert_allclose(fc.carbon_gco2_per_kwh, np.array(expected, dtype=float))
+
+
+def test_the_models_train_the_same_in_worker_processes(tmp_path: Path) -> None:
+    """Each region's and target's models train in one of the workers' processes: the same
+    predictions, issue times and notes as trained one after another."""
+    sc = load_scenario(write(tmp_path, {**SMALL, "forecast": {"model": "model",
+                                                              "history_days": 30}}))
+    world = build_world(sc)
+    alone = make_forecaster("model", world.signals, sc.start, horizon_hours=48)
+    shared = make_forecaster("model", world.signals, sc.start, horizon_hours=48, workers=2)
+    assert shared.notes == alone.notes
+    assert shared.predictions.keys() == alone.predictions.keys() and alone.predictions
+    for key, rules in alone.predictions.items():
+        for (rule, frame), (their_rule, theirs) in zip(rules, shared.predictions[key],
+                                                       strict=True):
+            assert their_rule == rule
+            pd.testing.assert_frame_equal(theirs, frame)
 
 
 def _electricitymaps_csv(path: Path, first: str, days: int) -> Path:
