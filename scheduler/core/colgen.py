@@ -325,6 +325,7 @@ class Master:
         """The prices of the best Lagrangian bound so far: `prices` if given, else duals."""
         self.center_value = -np.inf
         self.first_round = True
+        """No round has priced schedules in pieces yet (the first always does)."""
         if prices is not None and self.smooth:
             self._keep_center(prices, _lagrangian(p, self.classes, self.pricer, prices))
 
@@ -473,9 +474,9 @@ class Master:
             # the bound's pricing (at these duals) never priced them above their points:
             # the schedules are found and read back only where it prices them out
             out = np.flatnonzero(pr.piece_points[cls, site] - y_assign[cls] < -1e-7)
-            cls, site = cls[out], site[out]
             if out.size == 0:
                 return 0
+            cls, site = cls[out], site[out]
         each = np.arange(cls.size)
         q = np.where(pr.runnable[cls, site],
                      pr.slot_prices(cls, at.load, at.gpu)[each, site], np.inf)
