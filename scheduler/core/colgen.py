@@ -45,9 +45,8 @@ bound prices runs in pieces the master does not hold and then creeps (1,000-job 
 the full model's LP."""
 SMOOTHING = 0.8
 """Schedules in pieces are priced this share of the way from the last duals to the centre,
-the prices of the best bound so far (`Master._price_pieces`)."""
-MIN_SMOOTHING = 0.05
-"""Below this share the smoothed prices are taken to be the duals."""
+the prices of the best bound so far; after each mispricing 1 − this share closer to the
+duals (`Master._price_pieces`)."""
 
 
 def schedule_options(p: Problem, classes: list[np.ndarray], sched: Schedule
@@ -432,51 +431,55 @@ class Master:
         """Update `bound` and add schedules in pieces (`_add_pieces`), priced between the
         centre and the duals (Wentges smoothing): a re-plan's master often stays at its
         incumbent for a hundred rounds, its duals jumping between the vertices of a
-        degenerate optimum and the bound creeping up; the centre's prices hold. A schedule
-        joins only if it prices out at the duals; while none does, the point moves on toward
-        them (each step still raises the centre's bound), at last onto them: no column
-        prices out at the duals then, and the master's LP is the bound."""
+        degenerate optimum and the bound creeping up; the centre's prices hold. Only the
+        classes and sites the pricing at the duals finds cheaper in pieces are priced, and a
+        schedule joins only if it prices out at the duals; while none does, the point moves
+        on toward them, `1 − SMOOTHING` of the way at a time (each step still raises the
+        centre's bound), at last onto them."""
         before = self.center_value
         self.update_bound()
-        share = 1.0 if self.center_value > before or not self.smooth else 1.0 - SMOOTHING
-        while True:
+        cls, site = self._cheaper_in_pieces(y_assign)
+        if cls.size == 0:  # nothing prices out at the duals, so nothing between either
+            return 0
+        # the last step is the duals (at once when they are the new centre)
+        steps = round(1.0 / (1.0 - SMOOTHING)) if self.smooth and self.center_value <= before \
+            else 1
+        added = 0
+        for step in range(1, steps + 1):
             at = duals
-            if share < 1.0:
+            if step < steps:
                 assert self.center is not None
-                at = self.center.toward(duals, share)
+                at = self.center.toward(duals, step / steps)
                 self._keep_center(at, _lagrangian(self.p, self.classes, self.pricer, at))
-            added = self._add_pieces(y_assign, duals, at)
-            if added or share >= 1.0:
-                return added
-            share = 1.0 - (1.0 - share) * SMOOTHING
-            if share > 1.0 - MIN_SMOOTHING:
-                share = 1.0
-                self.update_bound()  # the pricer back at the duals
+            added = self._add_pieces(y_assign, duals, at, cls, site)
+            if added:
+                break
+        return added
 
-    def _add_pieces(self, y_assign: np.ndarray, duals: Prices, at: Prices) -> int:
-        """Add, for each checkpointable class that the last pricing (at `at`) found cheaper
-        in pieces, its cheapest schedule in pieces at `at` as a column (kept apart:
-        `piece_cols`) if it prices out at `duals`; return how many. Without them the
-        master's duals keep favouring pieces the bound then counts. Running classes (whose
-        one start column is going on, which may not fit) get theirs on every allowed site,
-        also without `pieces`: otherwise their duals are the cost of leaving them out, and
-        the bound collapses."""
-        pr, p = self.pricer, self.p
+    def _cheaper_in_pieces(self, y_assign: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(classes, sites) whose schedule in pieces may price out at the duals the pricer
+        was last run at (its relaxation, `preemptive_costs`, does): checkpointable classes
+        cheaper in pieces than in one run (with `pieces`) and running ones on every allowed
+        site (always)."""
+        pr = self.pricer
         moves = pr.ckpt & (pr.cont != NOT_FIXED)
         cheaper = np.flatnonzero((pr.piece_site >= 0) & (self.pieces | moves))
         running = np.argwhere(moves[:, None] & pr.allowed)
         pairs = np.unique(np.concatenate([np.column_stack([cheaper, pr.piece_site[cheaper]]),
-                                          running]), axis=0)
-        if pairs.size == 0:
-            return 0
+                                          running]), axis=0).reshape(-1, 2)
         cls, site = pairs[:, 0], pairs[:, 1]
-        if at is duals:
-            # the bound's pricing (at these duals) never priced them above their points:
-            # the schedules are found and read back only where it prices them out
-            out = np.flatnonzero(pr.piece_points[cls, site] - y_assign[cls] < -1e-7)
-            if out.size == 0:
-                return 0
-            cls, site = cls[out], site[out]
+        out = np.flatnonzero(pr.piece_points[cls, site] - y_assign[cls] < -1e-7)
+        return cls[out], site[out]
+
+    def _add_pieces(self, y_assign: np.ndarray, duals: Prices, at: Prices, cls: np.ndarray,
+                    site: np.ndarray) -> int:
+        """Add for each class `cls[i]` its cheapest schedule in pieces on site `site[i]` at
+        prices `at` as a column (kept apart: `piece_cols`) if it prices out at `duals`;
+        return how many. Without them the master's duals keep favouring pieces the bound
+        then counts; running classes (whose one start column is going on, which may not
+        fit) need theirs on every allowed site, also without `pieces`: otherwise their duals
+        are the cost of leaving them out, and the bound collapses."""
+        pr, p = self.pricer, self.p
         each = np.arange(cls.size)
         q = np.where(pr.runnable[cls, site],
                      pr.slot_prices(cls, at.load, at.gpu)[each, site], np.inf)

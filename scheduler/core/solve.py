@@ -438,8 +438,6 @@ def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: 
                     # the LP resumes in fractions; at its duals, schedules in pieces are
                     # priced whole
                     bound = max(bound, lagrangian_bound(p, prices))
-                    if plans.gap(bound) > mip_gap:
-                        _relocate_best(p, plans, budget.step(REPAIR_TIME_S), pieces=True)
             if plans.gap(bound) > mip_gap and left() > 0.2:
                 mip_status, mip_bound = _mip_stage(p, fm, plans, left(), mip_gap, "milp")
                 bound = max(bound, mip_bound)
