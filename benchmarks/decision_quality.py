@@ -3,7 +3,7 @@ error costs.
 
 Usage: `WATTBIT_SHARED_DATA=../shared/data python benchmarks/decision_quality.py
 [--scenario matsue-vs-shiroi-2023] [--forecasts model,perfect] [--start TIME[,TIME…]]
-[--days 30] [--risk 0.9]`
+[--days 30] [--risk 0.9] [--known-hours 6]`
 
 For each forecast model it simulates the scenario (asap, lwa, greedy, milp, oracle) and
 prints per policy: kg-CO2 (location), its share of the oracle's saving against asap, and
@@ -15,7 +15,9 @@ release) within the re-plans' horizon or beyond it (`by_window`). Goal (issue 10
 milp ≥ 90 % of both shares with `model` forecasts on the real 2023 data. With `--risk q`
 the milp policy runs once more planning on the forecasts' quantile q (carbon at q,
 curtailment at 1 − q; the policy's `risk_quantile`), row `milp@q`, its shares against the
-same asap and oracle (issue 13: does planning under uncertainty help?).
+same asap and oracle (issue 13: does planning under uncertainty help?). With
+`--known-hours H` milp runs once more with the actual signals for the first H hours of each
+issue (`forecast.known_hours`): how much of the forecast error is in the next hours.
 """
 
 from __future__ import annotations
@@ -106,6 +108,12 @@ def period_table(args: argparse.Namespace, start: str | None, console: Console) 
             row = shares(simulate(risky).summary, res.summary).rename(
                 index={"milp": f"milp@{args.risk:g}"})
             results[model] = pd.concat([results[model], row])
+        if args.known_hours and model != "perfect":
+            known = replace(sc, policies=("milp",),
+                            forecast=replace(sc.forecast, known_hours=args.known_hours))
+            row = shares(simulate(known).summary, res.summary).rename(
+                index={"milp": f"milp, first {args.known_hours:g} h known"})
+            results[model] = pd.concat([results[model], row])
         for note in res.scenario.get("notes", []):
             console.print(f"[dim]{model}: {note}[/dim]")
         if "oracle" in sc.policies and "milp" in sc.policies:
@@ -136,6 +144,9 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=30, help="simulated days from each start")
     ap.add_argument("--risk", type=float, default=None,
                     help="also run milp planning on this forecast quantile (0.1 or 0.9)")
+    ap.add_argument("--known-hours", type=float, default=0.0,
+                    help="also run milp with the actual signals for the first hours of each "
+                         "issue (the value of a perfect nowcast; forecast.known_hours)")
     args = ap.parse_args()
     console = Console(width=140)
     for start in [None] if args.start is None else args.start.split(","):

@@ -257,7 +257,8 @@ def simulate(sc: Scenario, progress: Progress | None = None, workers: int = 1
     timings["signals"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     forecaster = make_forecaster(sc.forecast.model, world.signals, sc.start, sc.seed,
-                                 sc.forecast.error_at_24h, sc.horizon_hours, workers)
+                                 sc.forecast.error_at_24h, sc.horizon_hours, workers,
+                                 sc.forecast.known_hours)
     timings["forecasting"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     runs = {"oracle": oracle(sc, world)} if "oracle" in sc.policies else {}

@@ -13,7 +13,9 @@
   not report, too few curtailed slots) gets seasonal-naive throughout; `notes` says which.
 
 No forecaster reads a signal observed after the moment of issue, except `perfect` and
-`noisy`, whose point is to know the future (exactly or with a chosen error).
+`noisy`, whose point is to know the future (exactly or with a chosen error), and any model
+given `known_hours`: the slots starting within that many hours of the issue get the actual
+signals — a what-if, the value of a perfect nowcast.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class Forecaster:
     signals: Mapping[str, RegionSignals]
     seed: int = 0
     error_at_24h: float = 0.15
+    known_hours: float = 0.0
+    """Slots starting before issue + `known_hours` get the actual signals (what-if)."""
     predictions: dict[tuple[str, str], list[tuple[IssueRule, pd.DataFrame]]] = field(
         default_factory=dict)
     """(region, target) → per issue rule, shortest lead first, the model's p10/p50/p90 on
@@ -71,7 +75,8 @@ class Forecaster:
             start = slot_of(fc, now)
             part, first = window(fc, start, until), int(fc.slot_starts.searchsorted(start))
             if self.model != "perfect":
-                part = replace(part, **self._predict(i, region, fc, part, first, now))
+                predicted = replace(part, **self._predict(i, region, fc, part, first, now))
+                part = known_first(predicted, part, now + pd.Timedelta(hours=self.known_hours))
             out[region] = for_planner(replace(part, issued_at=now.to_pydatetime(),
                                               source=f"simulated-{self.model}"))
         return out
@@ -128,6 +133,22 @@ class Forecaster:
         return out
 
 
+def known_first(predicted: Forecast, actual: Forecast, until: pd.Timestamp) -> Forecast:
+    """`predicted` with the slots starting before `until` taken from `actual` (the same
+    slots): point values, and p10/p90 collapsed onto them."""
+    known = predicted.slot_starts < until
+    if not known.any():
+        return predicted
+    names = ["carbon_gco2_per_kwh", "curtailment_mw"]
+    if predicted.marginal_gco2_per_kwh is not None:
+        names.append("marginal_gco2_per_kwh")
+    values = {n: np.where(known, getattr(actual, n), getattr(predicted, n)) for n in names}
+    quantiles = {key: np.where(known, values[key.rsplit("_", 1)[0]], q)
+                 if key.rsplit("_", 1)[0] in values else q
+                 for key, q in predicted.quantiles.items()}
+    return replace(predicted, **values, quantiles=quantiles)
+
+
 def slot_of(fc: Forecast, when: pd.Timestamp) -> pd.Timestamp:
     """Start of the slot of `fc`'s grid that contains `when`."""
     step = pd.Timedelta(minutes=fc.slot_minutes)
@@ -151,12 +172,13 @@ def seasonal_naive(fc: Forecast, name: str, slots: pd.DatetimeIndex, now: pd.Tim
 
 def make_forecaster(model: str, signals: Mapping[str, RegionSignals], start: pd.Timestamp,
                     seed: int = 0, error_at_24h: float = 0.15,
-                    horizon_hours: float = 24.0, workers: int = 1) -> Forecaster:
+                    horizon_hours: float = 24.0, workers: int = 1,
+                    known_hours: float = 0.0) -> Forecaster:
     """A forecaster; for `model`, its quantile models are trained here on each region's
     history before `start`, one per lead day a re-plan `horizon_hours` long can reach, and
     their predictions made for the whole period (each region's and target's in one of
     `workers` processes: a model's fit hardly uses a second core)."""
-    fc = Forecaster(model, signals, seed, error_at_24h)
+    fc = Forecaster(model, signals, seed, error_at_24h, known_hours)
     if model != "model":
         return fc
     # The longest lead is needed just before the issue hour: the latest forecasts were

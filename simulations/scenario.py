@@ -34,7 +34,7 @@ _KEYS = {"name", "start", "end", "replan_minutes", "horizon_hours", "sites", "gr
          "workload", "policies", "policy", "seed", "history_days", "slot_minutes",
          "oracle_time_limit_s"}
 _GRID_KEYS = {"source", "area", "path", "files", "seed"}
-_FORECAST_KEYS = {"model", "error_at_24h", "history_days"}
+_FORECAST_KEYS = {"model", "error_at_24h", "history_days", "known_hours"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,9 @@ class ForecastSpec:
     """`noisy`: relative error (1 σ) of a value 24 h after issue; grows linearly with lead."""
     history_days: int = 365
     """`model` on synthetic grids: days of signal history before `start` to train on."""
+    known_hours: float = 0.0
+    """What-if: slots starting within this many hours of each issue get the actual
+    signals (the value of a perfect nowcast); 0 = none."""
 
 
 @dataclass(frozen=True)
@@ -272,6 +275,8 @@ def _forecast(src: str, value: Any) -> ForecastSpec:
                             lo=0.0, hi=5.0),
         history_days=int(number(src, "forecast.history_days", value.get("history_days", 365),
                                 lo=7, hi=3660, integer=True)),
+        known_hours=number(src, "forecast.known_hours", value.get("known_hours", 0.0), lo=0.0,
+                           hi=8784.0),
     )
 
 

@@ -209,6 +209,37 @@ def test_forecasts_never_see_the_future(tmp_path: Path, model: str) -> None:
                               seen["jp-chugoku"].carbon_gco2_per_kwh)
 
 
+@pytest.mark.parametrize("model", ["seasonal-naive", "noisy"])
+def test_known_hours_give_the_actual_signals_first(tmp_path: Path, model: str) -> None:
+    """`known_hours` (the value of a perfect nowcast): the slots starting within that many
+    hours of the issue read the actuals, p10 and p90 collapsed onto them; later slots keep
+    the model's forecast."""
+    sc = load_scenario(write(tmp_path, {**SMALL, "forecast": {"model": model,
+                                                              "known_hours": 6}}))
+    assert sc.forecast.known_hours == 6
+    world = build_world(sc)
+    now = sc.start + pd.Timedelta(hours=30, minutes=20)
+    until = now + pd.Timedelta(hours=24)
+    plain = make_forecaster(model, world.signals, sc.start, seed=1).issue(now, until)
+    known = make_forecaster(model, world.signals, sc.start, seed=1,
+                            known_hours=6).issue(now, until)
+    for region, fc in known.items():
+        actual = world.signals[region].actual
+        truth = pd.Series(actual.carbon_gco2_per_kwh, index=actual.slot_starts).reindex(
+            fc.slot_starts).to_numpy()
+        first = fc.slot_starts < now + pd.Timedelta(hours=6)
+        # the slot containing `now` and those starting in the next 6 h
+        assert first.sum() == 1 + 6 * 60 // actual.slot_minutes
+        np.testing.assert_array_equal(fc.carbon_gco2_per_kwh[first], truth[first])
+        np.testing.assert_array_equal(fc.carbon_gco2_per_kwh[~first],
+                                      plain[region].carbon_gco2_per_kwh[~first])
+        assert not np.allclose(plain[region].carbon_gco2_per_kwh[first], truth[first])
+        for name, q in fc.quantiles.items():
+            point = getattr(fc, name.rsplit("_", 1)[0])
+            np.testing.assert_array_equal(q[first], point[first])
+            np.testing.assert_array_equal(q[~first], plain[region].quantiles[name][~first])
+
+
 def test_model_forecasts_reach_as_far_as_the_horizon(tmp_path: Path) -> None:
     """Past the day-ahead forecast a re-plan reads the model's forecast for the day after,
     issued with it, not a copy of a past day: each slot holds the latest forecast issued
@@ -336,6 +367,7 @@ def test_cli_writes_reports(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("change", "field"), [
     ({"forecast": {"model": "crystal-ball"}}, "forecast.model='crystal-ball'"),
+    ({"forecast": {"model": "model", "known_hours": -6}}, "forecast.known_hours=-6"),
     ({"end": "2026-04-01T00:00:00+09:00"}, "end='2026-04-01T00:00:00+09:00': must be after"),
     ({"end": datetime(2026, 4, 1, tzinfo=timezone(timedelta(hours=9)))},
      "end=2026-04-01T00:00:00+09:00: must be after"),
