@@ -8,7 +8,9 @@
 * `model` — the project's quantile models (`forecasts.models`), trained only on the
   history before the simulated period, issued at 10:00 JST for the next JST day and, as far
   as the re-plan horizon reaches, the days after it (one model per lead,
-  `features.days_ahead`). Each slot gets the latest forecast issued by the re-plan time.
+  `features.days_ahead`), and re-issued for the rest of the day every 2 h over the solar day
+  (`INTRADAY_HOURS_JST`, `features.intraday`: the morning's observations then show
+  whether the day curtails). Each slot gets the latest forecast issued by the re-plan time.
   A region or signal the models cannot learn (a `file` source, a signal its source does
   not report, too few curtailed slots) gets seasonal-naive throughout; `notes` says which.
 
@@ -34,6 +36,7 @@ from forecasts.models.features import (
     DAY_AHEAD,
     IssueRule,
     days_ahead,
+    intraday,
     issue_times,
 )
 from forecasts.models.quantile_model import fit_quantile_model, predict
@@ -47,6 +50,8 @@ Z90 = 1.2816
 MODEL_TARGETS = ("carbon_gco2_per_kwh", "curtailment_mw")
 MAX_LEAD_DAYS = 6
 """The longest lead a model is trained for (beyond: seasonal-naive)."""
+INTRADAY_HOURS_JST = (8.0, 10.0, 12.0, 14.0)
+"""Same-day re-issues of the models (JST), every 2 h while the sun decides curtailment."""
 
 
 @dataclass
@@ -61,7 +66,7 @@ class Forecaster:
     """Slots starting before issue + `known_hours` get the actual signals (what-if)."""
     predictions: dict[tuple[str, str], list[tuple[IssueRule, pd.DataFrame]]] = field(
         default_factory=dict)
-    """(region, target) → per issue rule, shortest lead first, the model's p10/p50/p90 on
+    """(region, target) → per issue rule, latest issue first, the model's p10/p50/p90 on
     the slots of the region's actual signals, and when each was issued (`issued_utc`,
     tz-naive UTC) (`model` only)."""
     notes: list[str] = field(default_factory=list)
@@ -175,16 +180,19 @@ def make_forecaster(model: str, signals: Mapping[str, RegionSignals], start: pd.
                     horizon_hours: float = 24.0, workers: int = 1,
                     known_hours: float = 0.0) -> Forecaster:
     """A forecaster; for `model`, its quantile models are trained here on each region's
-    history before `start`, one per lead day a re-plan `horizon_hours` long can reach, and
-    their predictions made for the whole period (each region's and target's in one of
-    `workers` processes: a model's fit hardly uses a second core)."""
+    history before `start`, one per intraday issue and per lead day a re-plan
+    `horizon_hours` long can reach, and their predictions made for the whole period (each
+    region's and target's in one of `workers` processes: a model's fit hardly uses a
+    second core)."""
     fc = Forecaster(model, signals, seed, error_at_24h, known_hours)
     if model != "model":
         return fc
     # The longest lead is needed just before the issue hour: the latest forecasts were
     # issued yesterday, today's at lead 1, and the horizon reaches `horizon_hours` on.
     leads = min(MAX_LEAD_DAYS, int((DAY_AHEAD.issue_hour_jst + horizon_hours) // 24) + 1)
-    rules = [days_ahead(k) for k in range(1, leads + 1)]
+    # latest issue first: a slot takes the first rule issued by the re-plan time
+    rules = [*(intraday(h) for h in sorted(INTRADAY_HOURS_JST, reverse=True)),
+             *(days_ahead(k) for k in range(1, leads + 1))]
     keys = [(region, target) for region, sig in sorted(signals.items())
             if sig.tidy is not None for target in MODEL_TARGETS]
     args = ([signals[region] for region, _ in keys], [start] * len(keys),
@@ -201,31 +209,38 @@ def make_forecaster(model: str, signals: Mapping[str, RegionSignals], start: pd.
                             "seasonal-naive forecasts")
             continue
         for target in MODEL_TARGETS:
-            out = trained[(region, target)]
-            if isinstance(out, str):
-                fc.notes.append(f"{region} {target}: model not trained ({out}); "
-                                "seasonal-naive forecasts")
-            else:
-                fc.predictions[(region, target)] = out
+            fitted, failed = trained[(region, target)]
+            if not fitted:
+                fc.notes.append(f"{region} {target}: model not trained "
+                                f"({next(iter(failed.values()))}); seasonal-naive forecasts")
+                continue
+            fc.predictions[(region, target)] = fitted
+            fc.notes += [f"{region} {target}: no {name} model ({why}); its slots take the "
+                         "other issues' forecasts, else seasonal-naive"
+                         for name, why in failed.items()]
     return fc
 
 
 def _trained(sig: RegionSignals, start: pd.Timestamp, target: str, rules: list[IssueRule]
-             ) -> list[tuple[IssueRule, pd.DataFrame]] | str:
+             ) -> tuple[list[tuple[IssueRule, pd.DataFrame]], dict[str, str]]:
     """`target`'s models, one per rule, trained on `sig`'s history before `start`: their
     p10/p50/p90 on the slots of the actual signals with their issue times (`issued_utc`),
-    or why they could not be trained."""
+    and, per rule whose model could not be trained (e.g. too few curtailed slots after a
+    late intraday issue hour), why."""
     assert sig.tidy is not None
     history = sig.tidy[pd.DatetimeIndex(sig.tidy["time_utc"]) < start]
-    try:
-        fitted = [fit_quantile_model(history, target, rule) for rule in rules]
-    except InputError as err:
-        return f"{err.field}={err.value!r}: {err.problem}"
     grid = sig.actual.slot_starts
-    return [(m.rule, _on_grid(predict(m, sig.tidy)[["p10", "p50", "p90"]],
-                              sig.actual.slot_minutes).reindex(grid).assign(
-                issued_utc=issue_times(grid, m.rule).tz_convert(None)))
-            for m in fitted]
+    fitted, failed = [], {}
+    for rule in rules:
+        try:
+            m = fit_quantile_model(history, target, rule)
+        except InputError as err:
+            failed[rule.name] = f"{err.field}={err.value!r}: {err.problem}"
+            continue
+        fitted.append((rule, _on_grid(predict(m, sig.tidy)[["p10", "p50", "p90"]],
+                                      sig.actual.slot_minutes).reindex(grid).assign(
+            issued_utc=issue_times(grid, rule).tz_convert(None))))
+    return fitted, failed
 
 
 def _on_grid(pred: pd.DataFrame, minutes: int) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from inputs.errors import InputError
 from scheduler.cli import app
 from simulations.engine import build_world, oracle, rolling, simulate, tabulate
+from simulations import forecasters
 from simulations.forecasters import make_forecaster, seasonal_naive
 from simulations.results import SUMMARY_COLUMNS
 from simulations.scenario import builtin_scenarios, load_scenario
@@ -241,24 +242,43 @@ def test_known_hours_give_the_actual_signals_first(tmp_path: Path, model: str) -
 
 
 def test_model_forecasts_reach_as_far_as_the_horizon(tmp_path: Path) -> None:
-    """Past the day-ahead forecast a re-plan reads the model's forecast for the day after,
-    issued with it, not a copy of a past day: each slot holds the latest forecast issued
-    by the re-plan time (lead = delivery day − latest 10:00 JST issue day)."""
+    """Each slot holds the latest forecast issued by the re-plan time: the same day's
+    intraday re-issue where one has been made, else the day-ahead forecast, and past it the
+    model's forecast for the day after, issued with it — not a copy of a past day."""
     sc = load_scenario(write(tmp_path, {**SMALL, "forecast": {"model": "model",
                                                               "history_days": 30}}))
     world = build_world(sc)
     forecaster = make_forecaster("model", world.signals, sc.start, horizon_hours=48)
-    for hours in (9, 10, 23):  # JST: just before, at and long after the issue hour
+    rules = forecaster.predictions[("jp-chugoku", "carbon_gco2_per_kwh")]
+    used = set()
+    for hours in (7, 9, 10, 13, 23):  # JST: before, between and after the issue hours
         now = sc.start + pd.Timedelta(hours=hours)
         fc = forecaster.issue(now, now + pd.Timedelta(hours=48))["jp-chugoku"]
-        issue_day = (now - pd.Timedelta(hours=10)).tz_convert("Asia/Tokyo").normalize()
-        slot_day = fc.slot_starts.tz_convert("Asia/Tokyo").normalize()
-        lead = np.maximum(1, ((slot_day - issue_day) / pd.Timedelta(days=1)).astype(int))
-        assert set(lead) >= {1, 2}, hours
-        rules = forecaster.predictions[("jp-chugoku", "carbon_gco2_per_kwh")]
-        expected = [rules[k - 1][1]["p50"].get(t)
-                    for k, t in zip(lead, fc.slot_starts, strict=True)]
-        np.testing.assert_allclose(fc.carbon_gco2_per_kwh, np.array(expected, dtype=float))
+        for t, value in zip(fc.slot_starts, fc.carbon_gco2_per_kwh, strict=True):
+            issued = [(frame["issued_utc"][t], rule.name, frame["p50"][t])
+                      for rule, frame in rules if np.isfinite(frame["p50"][t])
+                      and frame["issued_utc"][t] <= now.tz_convert(None)]
+            _, name, expected = max(issued, key=lambda item: item[0])
+            used.add(name)
+            assert value == pytest.approx(expected), (hours, t, name)
+    assert {"intraday-8", "intraday-12", "intraday-14", "day-ahead", "2-days-ahead"} <= used
+
+
+def test_an_issue_whose_model_cannot_train_leaves_the_others(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An intraday issue after the sun has set sees no curtailed slot to learn from: that
+    one model is left out, with a note naming it, and the day-ahead models still forecast
+    curtailment (not seasonal-naive for the whole target)."""
+    monkeypatch.setattr(forecasters, "INTRADAY_HOURS_JST", (21.0, 10.0))
+    sc = load_scenario(write(tmp_path, {**SMALL, "forecast": {"model": "model",
+                                                              "history_days": 30}}))
+    fc = make_forecaster("model", build_world(sc).signals, sc.start, horizon_hours=24)
+    names = [rule.name for rule, _ in fc.predictions[("jp-chugoku", "curtailment_mw")]]
+    assert names == ["intraday-10", "day-ahead", "2-days-ahead"]
+    assert [n for n in fc.notes if n.startswith("jp-chugoku curtailment_mw")] == [
+        "jp-chugoku curtailment_mw: no intraday-21 model (history=0: too few slots with "
+        "curtailment_mw > 1.0 MW to fit (need 20)); its slots take the other issues' "
+        "forecasts, else seasonal-naive"]
 
 
 def test_the_models_train_the_same_in_worker_processes(tmp_path: Path) -> None:

@@ -48,6 +48,13 @@ INTRADAY = IssueRule(6.0, 0, "intraday")
 """Issued 06:00 JST for the rest of the same JST day (06:00–24:00)."""
 
 
+def intraday(hour_jst: float) -> IssueRule:
+    """Issued at `hour_jst` for the rest of the same JST day (`INTRADAY` at 06:00)."""
+    if hour_jst == INTRADAY.issue_hour_jst:
+        return INTRADAY
+    return IssueRule(hour_jst, 0, f"intraday-{hour_jst:g}")
+
+
 def days_ahead(days: int) -> IssueRule:
     """Issued with the day-ahead forecast (10:00 JST) for the JST day `days` later
     (1 is `DAY_AHEAD`; 2 covers the day after tomorrow, for plans that look further)."""
