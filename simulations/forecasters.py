@@ -148,9 +148,11 @@ def known_first(predicted: Forecast, actual: Forecast, until: pd.Timestamp) -> F
     if predicted.marginal_gco2_per_kwh is not None:
         names.append("marginal_gco2_per_kwh")
     values = {n: np.where(known, getattr(actual, n), getattr(predicted, n)) for n in names}
-    quantiles = {key: np.where(known, values[key.rsplit("_", 1)[0]], q)
-                 if key.rsplit("_", 1)[0] in values else q
-                 for key, q in predicted.quantiles.items()}
+    quantiles = dict(predicted.quantiles)
+    for key, q in predicted.quantiles.items():
+        name = key.rsplit("_", 1)[0]  # <signal>_p10 / _p90
+        if name in values:
+            quantiles[key] = np.where(known, values[name], q)
     return replace(predicted, **values, quantiles=quantiles)
 
 

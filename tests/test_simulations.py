@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from inputs.errors import InputError
 from scheduler.cli import app
-from simulations.engine import build_world, oracle, rolling, simulate, tabulate
 from simulations import forecasters
+from simulations.engine import build_world, oracle, rolling, simulate, tabulate
 from simulations.forecasters import make_forecaster, seasonal_naive
 from simulations.results import SUMMARY_COLUMNS
 from simulations.scenario import builtin_scenarios, load_scenario
