@@ -91,9 +91,7 @@ class Forecaster:
         """The forecast fields at `now` for `part`, the slots of `fc` from index `first`:
         point values and, where the model knows its spread, the `_p10`/`_p90` quantiles
         (what a planner with a risk setting reads)."""
-        names = ["carbon_gco2_per_kwh", "curtailment_mw"]
-        if part.marginal_gco2_per_kwh is not None:
-            names.append("marginal_gco2_per_kwh")
+        names = forecast_signals(part)
         if self.model == "noisy":
             return self._noisy(i, part, now, names)
         out: dict[str, Any] = {n: seasonal_naive(fc, n, part.slot_starts, now)
@@ -138,16 +136,22 @@ class Forecaster:
         return out
 
 
+def forecast_signals(fc: Forecast) -> list[str]:
+    """The signals a forecaster predicts for `fc`'s region (marginal carbon where given)."""
+    names = ["carbon_gco2_per_kwh", "curtailment_mw"]
+    if fc.marginal_gco2_per_kwh is not None:
+        names.append("marginal_gco2_per_kwh")
+    return names
+
+
 def known_first(predicted: Forecast, actual: Forecast, until: pd.Timestamp) -> Forecast:
     """`predicted` with the slots starting before `until` taken from `actual` (the same
     slots): point values, and p10/p90 collapsed onto them."""
     known = predicted.slot_starts < until
     if not known.any():
         return predicted
-    names = ["carbon_gco2_per_kwh", "curtailment_mw"]
-    if predicted.marginal_gco2_per_kwh is not None:
-        names.append("marginal_gco2_per_kwh")
-    values = {n: np.where(known, getattr(actual, n), getattr(predicted, n)) for n in names}
+    values = {n: np.where(known, getattr(actual, n), getattr(predicted, n))
+              for n in forecast_signals(predicted)}
     quantiles = dict(predicted.quantiles)
     for key, q in predicted.quantiles.items():
         name = key.rsplit("_", 1)[0]  # <signal>_p10 / _p90
