@@ -330,6 +330,39 @@ def test_the_last_plans_prices_bound_the_next_plan_before_any_round(
     assert min(warm.bound, cold.bound) >= enough
 
 
+def test_a_master_started_from_the_last_masters_columns_is_at_its_lp_at_once() -> None:
+    """The columns a converged master's LP uses (`Master.columns`: start columns and
+    schedules in pieces, by job ids and times) start another master of the same problem
+    at that LP: its first solve finds the same optimum, with no round of pricing."""
+    p = checkpointable_day()
+    done = column_generation(p, greedy(p), 60, pieces=True)
+    used = done.columns()
+    assert len(used.starts[0]) > 0 and len(used.pieces) > 0
+    again = Master(p, greedy(p), columns=used, pieces=True)
+    assert again.solve(60) is SolveStatus.OPTIMAL
+    assert again.lp_objective == pytest.approx(done.lp_objective, rel=1e-7)
+    assert len(again.piece_cols) == len(used.pieces)
+
+
+def test_the_last_masters_columns_seed_a_later_problem_without_changing_its_lp() -> None:
+    """A re-plan an hour later, 8 jobs gone: the last master's columns still valid there
+    (jobs present, starts inside the horizon and after the release) join the new master,
+    and its column generation converges to the same LP as a cold one — the columns carried
+    over are columns of the new problem, at their own points."""
+    inst = random_instance(40, n_sites=4, n_slots=96, seed=1, checkpointable_share=0.5)
+    policy = load_policy("min-carbon")
+    p = build_problem(inst.sites, inst.jobs, inst.forecasts, policy)
+    used = column_generation(p, greedy(p), 60, pieces=True).columns()
+    later = pd.Timestamp(p.slot_starts[4]).to_pydatetime()
+    q = build_problem(inst.sites, inst.jobs[8:], inst.forecasts, policy, now=later)
+    cold = Master(q, greedy(q), pieces=True)
+    warm = Master(q, greedy(q), columns=used, pieces=True)
+    assert len(warm.opts[0]) > len(cold.opts[0]) and warm.piece_cols
+    a = column_generation(q, greedy(q), 60, pieces=True)
+    b = column_generation(q, greedy(q), 60, pieces=True, columns=used)
+    assert b.lp_objective == pytest.approx(a.lp_objective, rel=1e-6)
+
+
 def test_a_misleading_centre_still_leads_the_bound_to_the_lp() -> None:
     """Schedules in pieces are priced between the centre (the prices of the best bound so
     far, at first those of the last plan) and the duals. Prices far off — the LP's duals

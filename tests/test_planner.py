@@ -299,15 +299,19 @@ def test_a_job_released_after_the_horizon_is_left_for_a_later_plan(method: str,
 def test_a_replan_of_a_large_instance_starts_from_the_last_plans_prices(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The column generation of the next re-plan is handed the last bound's prices, moved
-    onto the new slots; the first plan starts without."""
+    onto the new slots, and the columns the last one's LP used; the first plan starts
+    without."""
     import scheduler.core.solve as solve_module
 
     monkeypatch.setattr(solve_module, "FULL_MODEL_MAX_NNZ", 0)
     handed: list = []
     real = solve_module.column_generation
 
+    columns: list = []
+
     def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
         handed.append(kwargs.get("prices"))
+        columns.append(kwargs.get("columns"))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(solve_module, "column_generation", recording)
@@ -316,11 +320,14 @@ def test_a_replan_of_a_large_instance_starts_from_the_last_plans_prices(
     start = pd.Timestamp(inst.forecasts[next(iter(inst.forecasts))].slot_starts[0])
     first = planner.replan(start.to_pydatetime(), inst.jobs, inst.forecasts)
     assert handed == [None] and planner.last_prices is not None
+    assert columns == [None] and planner.last_columns is not None
     before, grid = planner.last_prices, planner.last_problem.slot_starts
+    used = planner.last_columns
     now = start + pd.Timedelta(hours=2)
     planner.replan(now.to_pydatetime(), run_plan(first, inst.jobs, start, 2.0, OVERHEAD_H),
                    inst.forecasts)
     assert len(handed) == 2 and handed[1] is not None
+    assert columns[1] is used and len(used.starts[0]) > 0
     assert np.array_equal(handed[1].load, before.load[:, 2:2 + handed[1].load.shape[1]])
     assert grid[2] == planner.last_problem.slot_starts[0]
 

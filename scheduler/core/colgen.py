@@ -216,6 +216,34 @@ class Prices:
         return cls(y[l0:l0 + n].reshape(shape), y[g0:g0 + n].reshape(shape))
 
 
+@dataclass(frozen=True)
+class Columns:
+    """A master's columns as a later problem can read them (`Master.columns`): per start
+    column its class, site and start time; per schedule in pieces of a pending job its
+    class, site, run slot times and work slots. A re-plan's master starts from those still
+    valid there (`Master.__init__`): most of the last plan's jobs are still waiting, and the
+    columns its LP needed are most of those the next one needs."""
+
+    members: tuple[tuple[str, ...], ...]
+    """Job ids of each class of the master they come from."""
+    starts: tuple[np.ndarray, np.ndarray, np.ndarray]
+    """(class, site, start time in ns since the epoch, UTC) of every start column."""
+    pieces: tuple[tuple[int, int, np.ndarray, int], ...]
+    """(class, site, run slot times in ns, work slots) of every schedule in pieces."""
+
+    def classes_on(self, p: Problem, classes: list[np.ndarray]) -> np.ndarray:
+        """Per class here, the class of `p` (of `classes`) its first job still in `p` is in;
+        −1 where none is."""
+        index = {job.id: j for j, job in enumerate(p.jobs)}
+        job_class = class_of(len(p.jobs), classes)
+        out = np.full(len(self.members), -1)
+        for c, ids in enumerate(self.members):
+            here = next((index[i] for i in ids if i in index), None)
+            if here is not None:
+                out[c] = job_class[here]
+        return out
+
+
 def lagrangian_bound(p: Problem, prices: Prices) -> float:
     """A lower bound on the objective of every plan of `p` (preemptive runs included), valid
     for any `prices` with gpu ≤ 0: the capacity rows are relaxed into the objective, each
@@ -273,9 +301,11 @@ class Master:
     """The restricted master LP, kept in HiGHS, with the start columns generated so far."""
 
     def __init__(self, p: Problem, incumbent: Schedule, prices: Prices | None = None,
-                 per_class: int = 3, pieces: bool = False) -> None:
-        """Start from the incumbent's columns and, given `prices` (e.g. from a similar
-        instance), each class's `per_class` cheapest starts at those prices. With `pieces`,
+                 per_class: int = 3, pieces: bool = False,
+                 columns: Columns | None = None) -> None:
+        """Start from the incumbent's columns, given `prices` (e.g. from a similar
+        instance) each class's `per_class` cheapest starts at those prices, and given
+        `columns` (e.g. the last re-plan's master's) those still valid here. With `pieces`,
         pricing for the bound also adds schedules in pieces (`_add_pieces`)."""
         self.p = p
         self.classes = job_classes(p, np.arange(len(p.jobs)))
@@ -293,6 +323,12 @@ class Master:
                                             bound=False)
             self.seen[cheap] = True
             self.opts = tuple(np.concatenate(a) for a in zip(self.opts, cheap, strict=True))
+        mapped = np.zeros(0, dtype=int) if columns is None else columns.classes_on(
+            p, self.classes)
+        if columns is not None:
+            kept = self._starts_from(columns, mapped)
+            self.seen[kept] = True
+            self.opts = tuple(np.concatenate(a) for a in zip(self.opts, kept, strict=True))
         fm = build_fast(p, preemptive=False, options=self.opts)
         self.session = LpSession(fm.matrix)
         self.blocks = fm.blocks
@@ -327,6 +363,57 @@ class Master:
         """No round has priced schedules in pieces yet (the first always does)."""
         if prices is not None and self.smooth:
             self._keep_center(prices, _lagrangian(p, self.classes, self.pricer, prices))
+        if columns is not None:
+            self._pieces_from(columns, mapped)
+
+    def _starts_from(self, columns: Columns, mapped: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The start columns of `columns` (classes `mapped` here) that are start columns
+        here and not yet in the master, once each."""
+        c_old, site, when = columns.starts
+        c = mapped[c_old]
+        slots = self.p.slot_starts.asi8
+        k = np.minimum(np.searchsorted(slots, when), len(slots) - 1)
+        ok = (c >= 0) & (slots[k] == when)
+        c, site, k = c[ok], site[ok], k[ok]
+        ok = self.pricer.startable[c, site, k] & ~self.seen[c, site, k]
+        flat = np.unique(np.ravel_multi_index((c[ok], site[ok], k[ok]), self.seen.shape))
+        return np.unravel_index(flat, self.seen.shape)
+
+    def _pieces_from(self, columns: Columns, mapped: np.ndarray) -> None:
+        """Add the schedules in pieces of `columns` whose class is here, still pending with
+        the same work, and may run in every one of their slots."""
+        pr, slots = self.pricer, self.p.slot_starts.asi8
+        cls, site, runs = [], [], []
+        for c_old, s, when, work in columns.pieces:
+            c = int(mapped[c_old])
+            if c < 0 or not pr.ckpt[c] or pr.cont[c] != NOT_FIXED or pr.d[c] != work:
+                continue
+            k = np.searchsorted(slots, when)
+            if (k >= len(slots)).any() or (slots[np.minimum(k, len(slots) - 1)] != when).any() \
+                    or not pr.runnable[c, s, k].all():
+                continue
+            run = np.zeros(len(slots), dtype=bool)
+            run[k] = True
+            cls.append(c)
+            site.append(s)
+            runs.append(run)
+        if cls:
+            self._append_pieces(np.array(cls), np.array(site), np.array(runs))
+
+    def columns(self) -> Columns:
+        """The columns of the last LP solution (those it uses) for a later problem (the
+        next re-plan's master: with every column it had, it grew round after round and its
+        column generation took 2× longer on `benchmarks/replan_speed.py`)."""
+        assert self.x is not None
+        slots = self.p.slot_starts.asi8
+        c, s, k = self.opts
+        on = self.x[self.start_cols] > 1e-9
+        return Columns(tuple(tuple(self.p.jobs[j].id for j in cl) for cl in self.classes),
+                       (c[on], s[on], slots[k[on]]),
+                       tuple((c, s, slots[run], int(self.pricer.d[c]))
+                             for col, (c, s, run) in zip(self.piece_cols, self.piece_runs,
+                                                         strict=True)
+                             if self.x[col] > 1e-9 and self.pricer.cont[c] == NOT_FIXED))
 
     @property
     def start_cols(self) -> np.ndarray:
@@ -490,24 +577,32 @@ class Master:
         if at is not duals:
             q = pr.slot_prices(cls, duals.load, duals.gpu)[each, site]
         reduced = cost + np.where(slots, q, 0.0).sum(axis=1) - y_assign[cls]
-        keep = [i for i in np.flatnonzero(np.isfinite(points) & (reduced < -1e-7))
+        keep = np.flatnonzero(np.isfinite(points) & (reduced < -1e-7))
+        return self._append_pieces(cls[keep], site[keep], slots[keep])
+
+    def _append_pieces(self, cls: np.ndarray, site: np.ndarray, slots: np.ndarray) -> int:
+        """Add schedules in pieces as columns: class `cls[i]` on site `site[i]` in the slots
+        marked in row i of `slots` (N, T), at its lateness points, unless already there;
+        return how many."""
+        p, pr, T = self.p, self.pricer, self.p.n_slots
+        keep = [i for i in range(len(cls))
                 if (cls[i], site[i], slots[i].tobytes()) not in self.piece_keys]
         if not keep:
             return 0
-        T = p.n_slots
         (a0, _), (l0, _), (g0, _) = (self.blocks["class-assign"], self.blocks["site-load-def"],
                                      self.blocks["site-gpu-upper"])
-        rows, cols, vals = [], [], []
+        rows, cols, vals, cost = [], [], [], []
         for n, i in enumerate(keep):
             self.piece_keys.add((cls[i], site[i], slots[i].tobytes()))
             on = np.flatnonzero(slots[i])
             rows += [a0 + cls[i], *(l0 + site[i] * T + on), *(g0 + site[i] * T + on)]
             vals += [1.0, *np.full(on.size, -pr.kw[cls[i]]), *np.full(on.size, pr.g[cls[i]])]
             cols += [n] * (1 + 2 * on.size)
+            cost.append(p.late_points_per_slot * max(0, int(on[-1]) + 1 - int(pr.ddl[cls[i]])))
         A = sparse.csc_matrix((vals, (rows, cols)), shape=(self.session.num_rows, len(keep)))
         first = self.session.num_cols
-        self.session.add_columns(cost[keep], np.zeros(len(keep)), np.full(len(keep), np.inf),
-                                 A)
+        self.session.add_columns(np.array(cost), np.zeros(len(keep)),
+                                 np.full(len(keep), np.inf), A)
         self.piece_cols += list(range(first, first + len(keep)))
         self.piece_runs += [(int(cls[i]), int(site[i]), np.flatnonzero(slots[i])) for i in keep]
         if self.x is not None:
@@ -517,7 +612,7 @@ class Master:
 def column_generation(p: Problem, incumbent: Schedule, time_limit_s: float,
                       per_class: int = 2, max_rounds: int = 200, tol: float = 1e-4,
                       prices: Prices | None = None, enough: float = np.inf,
-                      pieces: bool = False) -> Master:
+                      pieces: bool = False, columns: Columns | None = None) -> Master:
     """Grow the restricted master from the incumbent's columns (and the cheapest at `prices`)
     until no column prices out, the bound reaches `enough` (e.g. what proves a plan within
     its gap) or the budget ends; `bound` is then the LP bound. With `pieces`, schedules in
@@ -525,7 +620,7 @@ def column_generation(p: Problem, incumbent: Schedule, time_limit_s: float,
     the bound then reaches the full model's LP, where single runs alone can stay several
     per cent under it."""
     t0 = time.perf_counter()
-    master = Master(p, incumbent, prices, pieces=pieces)
+    master = Master(p, incumbent, prices, pieces=pieces, columns=columns)
     for _ in range(max_rounds):
         left = time_limit_s - (time.perf_counter() - t0)
         if left <= 0 or master.solve(left) is not SolveStatus.OPTIMAL:

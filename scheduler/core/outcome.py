@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scheduler.core.colgen import Prices
+from scheduler.core.colgen import Columns, Prices
 from scheduler.core.schedule import Evaluation, Schedule
 from scheduler.core.solver import SolveStatus
 
@@ -33,6 +33,9 @@ class Outcome:
     generation's), which start the next re-plan's column generation warm."""
     floor: float = 0.0
     """Points every plan pays (`Problem.unavoidable_points`): the gap is measured above them."""
+    columns: Columns | None = None
+    """The column generation's columns in use (large instances), which start the next
+    re-plan's master warm."""
 
     @property
     def method(self) -> str:

@@ -24,7 +24,7 @@ from policies.job import Job
 from policies.limits import PowerLimit
 from policies.policy import Policy
 from policies.site import Site
-from scheduler.core.colgen import Prices
+from scheduler.core.colgen import Columns, Prices
 from scheduler.core.plan import Plan, make_plan, schedule_on
 from scheduler.core.problem import Problem, build_problem
 from scheduler.core.schedule import Schedule
@@ -65,6 +65,9 @@ class Planner:
         """The capacity prices of the last plan's LP (its duals, or the column generation's
         of large instances): the next column generation starts from them, moved onto its
         slots."""
+        self.last_columns: Columns | None = None
+        """The columns the last column generation's LP used: the next one's master starts
+        with those still valid."""
 
     def frozen(self, now: datetime | None, previous: Plan | None
                ) -> dict[str, tuple[str, datetime]]:
@@ -120,9 +123,9 @@ class Planner:
             prices = self.last_prices.on_grid(self.last_problem.slot_starts, p.slot_starts)
         out = solve(p, cfg.method, time_limit_s=cfg.time_limit_s, mip_gap=cfg.mip_gap,
                     builder=cfg.builder, deterministic=cfg.deterministic, incumbent=incumbent,
-                    prices=prices)
+                    prices=prices, columns=self.last_columns)
         baseline = solve(p, Method.ASAP)
         plan = make_plan(p, out, baseline, previous, made_at=self.clock())
         self.last, self.last_problem, self.last_schedule = plan, p, out.schedule
-        self.last_prices = out.prices
+        self.last_prices, self.last_columns = out.prices, out.columns
         return plan

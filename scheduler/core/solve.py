@@ -54,6 +54,7 @@ from enum import StrEnum
 import numpy as np
 
 from scheduler.core.colgen import (
+    Columns,
     Master,
     Prices,
     column_generation,
@@ -281,24 +282,26 @@ def still_feasible(p: Problem, sched: Schedule) -> Schedule:
 def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.0,
           mip_gap: float = DEFAULT_MIP_GAP, builder: Builder = Builder.FAST,
           deterministic: bool = False, incumbent: Schedule | None = None,
-          prices: Prices | None = None) -> Outcome:
+          prices: Prices | None = None, columns: Columns | None = None) -> Outcome:
     """Plan with `method` within about `time_limit_s` seconds of wall time (or, when
     `deterministic`, within work limits). `incumbent` (e.g. the previous plan on this
     problem's grid) seeds the MILP and wins ties; `prices` (e.g. the previous plan's, on this
-    grid) start the column generation of large instances."""
+    grid) and `columns` (e.g. the previous plan's master's) start the column generation of
+    large instances."""
     budget = _Budget(time_limit_s, deterministic)
     running = p.continue_site != NOT_FIXED
     fixed = p.fixed_site != NOT_FIXED
     # the MILP plans running checkpointable jobs with the rest: they may pause or move
     bound_here = fixed | (running & ~(p.checkpointable & (method is Method.MILP)))
     if not bound_here.any():
-        return replace(_solve_free(p, method, budget, mip_gap, builder, incumbent, prices),
-                       floor=p.unavoidable_points())
+        return replace(_solve_free(p, method, budget, mip_gap, builder, incumbent, prices,
+                                   columns), floor=p.unavoidable_points())
     base, sub, offset = _lay_down(p, bound_here)
     free = np.flatnonzero(~bound_here)
     sub_incumbent = None if incumbent is None else Schedule(incumbent.site[free].copy(),
                                                             incumbent.run[free].copy())
-    out = _solve_free(sub, method, budget, mip_gap, builder, sub_incumbent, prices, offset)
+    out = _solve_free(sub, method, budget, mip_gap, builder, sub_incumbent, prices, columns,
+                      offset)
     sched = base
     sched.site[free], sched.run[free] = out.schedule.site, out.schedule.run
     sched.charge_kw, sched.discharge_kw = out.schedule.charge_kw, out.schedule.discharge_kw
@@ -306,7 +309,7 @@ def solve(p: Problem, method: Method = Method.MILP, *, time_limit_s: float = 60.
     # the whole's objective is the bound jobs' points plus the rest's, exactly
     return Outcome(sched, ev, out.source, out.steps, out.status,
                    out.bound + (ev.objective - out.objective), out.build_seconds,
-                   out.solve_seconds, out.prices, p.unavoidable_points())
+                   out.solve_seconds, out.prices, p.unavoidable_points(), out.columns)
 
 
 def _lay_down(p: Problem, bound_here: np.ndarray) -> tuple[Schedule, Problem, float]:
@@ -322,7 +325,7 @@ def _lay_down(p: Problem, bound_here: np.ndarray) -> tuple[Schedule, Problem, fl
 
 def _solve_free(p: Problem, method: Method, budget: _Budget, mip_gap: float,
                 builder: Builder, incumbent: Schedule | None, prices: Prices | None,
-                offset: float = 0.0) -> Outcome:
+                columns: Columns | None = None, offset: float = 0.0) -> Outcome:
     """`solve` for a problem whose jobs are all free to move (fixed jobs already split off,
     except running checkpointable ones in the exact models); `offset` is the points of the
     work laid down outside it."""
@@ -343,12 +346,11 @@ def _solve_free(p: Problem, method: Method, budget: _Budget, mip_gap: float,
     if incumbent is not None:
         plans.add_previous(plans.fill(still_feasible(p, incumbent)))
     plans.add("milp:greedy", plans.fill())
-    out = _solve_fast(p, plans, budget, mip_gap, t0, prices)
+    out = _solve_fast(p, plans, budget, mip_gap, t0, prices, columns)
     if incumbent is None:
         return out
     aligned = align(p, out.schedule, incumbent)
-    return Outcome(aligned, evaluate(p, aligned), out.source, out.steps, out.status, out.bound,
-                   out.build_seconds, out.solve_seconds, out.prices)
+    return replace(out, schedule=aligned, evaluation=evaluate(p, aligned))
 
 
 def align(p: Problem, sched: Schedule, prefer: Schedule) -> Schedule:
@@ -405,21 +407,23 @@ def _mip_stage(p: Problem, fm: FastModel, plans: _Plans, left: float, mip_gap: f
 
 
 def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: float,
-                prices: Prices | None) -> Outcome:
+                prices: Prices | None, columns: Columns | None) -> Outcome:
     left = budget.left
     status = SolveStatus.FEASIBLE
     may_split = bool((p.checkpointable & (p.fixed_site == NOT_FIXED)).any())
     if full_model_nnz(p) > FULL_MODEL_MAX_NNZ:
         if len(split(p)) > 1:
             bound, build_s, prices = _solve_by_parts(p, plans, budget, mip_gap)
+            columns = None
         else:
-            bound, build_s, prices = _solve_by_columns(p, plans, budget, mip_gap, prices)
+            bound, build_s, prices, columns = _solve_by_columns(p, plans, budget, mip_gap,
+                                                                prices, columns)
         if plans.gap(bound) > mip_gap and may_split:
             # the large paths plan single runs (running jobs going on where they run);
             # checkpointable jobs may then split, pause or move
             _relocate_best(p, plans, left() - budget.keep_back(DECODE_RESERVE_S), pieces=True)
     else:
-        build_s = 0.0
+        build_s, columns = 0.0, None
         # the last plan's prices, on this grid, may prove the best plan (often the last
         # one) within the gap already: no model to build
         bound = -np.inf if prices is None else lagrangian_bound(p, prices)
@@ -449,7 +453,7 @@ def _solve_fast(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float, t0: 
     elif status is SolveStatus.OPTIMAL:
         status = SolveStatus.FEASIBLE  # the solver's own gap rule was looser than ours
     return Outcome(best, ev, source, steps, status, bound, build_s,
-                   time.perf_counter() - t0 - build_s, prices)
+                   time.perf_counter() - t0 - build_s, prices, columns=columns)
 
 
 def _closer_to_previous(p: Problem, plans: _Plans,
@@ -544,8 +548,10 @@ def _solve_by_parts(p: Problem, plans: _Plans, budget: _Budget,
 
 
 def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float,
-                      prices: Prices | None) -> tuple[float, float, Prices | None]:
-    """Large instances: column generation for the LP bound (from `prices` when given);
+                      prices: Prices | None, columns: Columns | None
+                      ) -> tuple[float, float, Prices | None, Columns | None]:
+    """Large instances: column generation for the LP bound (from `prices` and `columns` when
+    given);
     single-job moves on the best plan so far (often the previous plan, when re-planning),
     which may already be within the gap; then a price-and-dive for a plan, with time left
     the MILP over the generated columns for at most `RESTRICTED_MIP_S` and then a
@@ -553,16 +559,17 @@ def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float
     re-planning: over 24 warm re-plans of `benchmarks/replan_speed.py` the MILP over those
     columns never gave the best plan and took most of the time), and single-job moves on
     the best plan last. Returns the bound, the column
-    generation's seconds and the prices of its best bound (`Master.center`)."""
+    generation's seconds, the prices of its best bound (`Master.center`) and the columns
+    its LP uses."""
     left = budget.left
     tb = time.perf_counter()
     master = column_generation(p, plans.best()[2], time_limit_s=COLGEN_SHARE * left(),
                                prices=prices, enough=plans.enough(mip_gap),
-                               pieces=full_model_nnz(p) <= PIECES_MAX_NNZ)
+                               pieces=full_model_nnz(p) <= PIECES_MAX_NNZ, columns=columns)
     build_s = time.perf_counter() - tb
     if master.x is None:
-        return master.bound, build_s, prices
-    prices = master.center
+        return master.bound, build_s, prices, None
+    prices, columns = master.center, master.columns()
     reserve = budget.keep_back(DECODE_RESERVE_S + RELOCATE_SHARE * left())
 
     def until_reserve() -> float:
@@ -573,7 +580,7 @@ def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float
     if plans.gap(master.bound) > mip_gap and plans.best()[1][-1:] != ("relocate",):
         _relocate_best(p, plans, RELOCATE_SHARE * left())
     if plans.gap(master.bound) <= mip_gap:
-        return master.bound, build_s, prices
+        return master.bound, build_s, prices, columns
     x = dive(master, time_limit_s=until_reserve())
     if x is not None:
         _add_relocated(p, plans, "milp:colgen-dive", plans.fill(master.decode(x)),
@@ -583,6 +590,6 @@ def _solve_by_columns(p: Problem, plans: _Plans, budget: _Budget, mip_gap: float
         _search_neighbourhoods(p, plans, master, mip_gap, until_reserve())
     if plans.gap(master.bound) > mip_gap:
         _relocate_best(p, plans, left() - budget.keep_back(DECODE_RESERVE_S))
-    return master.bound, build_s, prices
+    return master.bound, build_s, prices, columns
 
 
