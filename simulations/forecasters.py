@@ -72,8 +72,9 @@ class Forecaster:
     notes: list[str] = field(default_factory=list)
 
     def issue(self, now: pd.Timestamp, until: pd.Timestamp) -> dict[str, Forecast]:
-        """Forecasts made at `now` for the slots from the one containing `now` to `until`,
-        as the planner reads them (`for_planner`)."""
+        """Forecasts made at `now` for the slots from the one containing `now` to `until`
+        (tz-aware, any zone), as the planner reads them (`for_planner`)."""
+        now, until = pd.Timestamp(now).tz_convert("UTC"), pd.Timestamp(until).tz_convert("UTC")
         out = {}
         for i, (region, sig) in enumerate(sorted(self.signals.items())):
             fc = sig.actual

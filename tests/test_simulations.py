@@ -210,6 +210,24 @@ def test_forecasts_never_see_the_future(tmp_path: Path, model: str) -> None:
                               seen["jp-chugoku"].carbon_gco2_per_kwh)
 
 
+@pytest.mark.parametrize("model", ["perfect", "seasonal-naive", "noisy"])
+def test_an_issue_time_in_local_time_is_the_same_instant(model: str) -> None:
+    """Times are UTC inside and local at the edges: forecasts issued at 14:00 JST equal
+    those issued at 05:00 UTC (an issue time in Tokyo time used to fail in `window`)."""
+    sc = load_scenario("matsue-vs-shiroi")
+    world = build_world(sc)
+    forecaster = make_forecaster(model, world.signals, sc.start)
+    now = pd.Timestamp("2026-04-03T14:00:00+09:00")
+    until = now + pd.Timedelta(hours=24)
+    local = forecaster.issue(now, until)
+    utc = forecaster.issue(now.tz_convert("UTC"), until.tz_convert("UTC"))
+    assert local.keys() == utc.keys()
+    for region, fc in utc.items():
+        assert fc.issued_at == local[region].issued_at
+        np.testing.assert_array_equal(fc.carbon_gco2_per_kwh,
+                                      local[region].carbon_gco2_per_kwh)
+
+
 @pytest.mark.parametrize("model", ["seasonal-naive", "noisy"])
 def test_known_hours_give_the_actual_signals_first(tmp_path: Path, model: str) -> None:
     """`known_hours` (the value of a perfect nowcast): the slots starting within that many
