@@ -10,7 +10,8 @@ overheads of up to one slot), so the bound stays valid for preemptive plans. Wit
 `pieces`, that schedule joins the master as a column while the bound is sought, and the
 bound reaches the full model's LP (running checkpointable jobs' schedules in pieces join
 it always); rounding keeps them (`Master.decode`). `lagrangian_bound` gives the same kind
-of bound at any prices (e.g. another instance's duals). `dive` then rounds the master's LP
+of bound at any prices (e.g. another instance's duals); a re-plan's master also starts with
+the columns the last one's LP used (`Columns`). `dive` then rounds the master's LP
 solution to an integral plan, pricing new columns as jobs are pushed out of theirs.
 """
 
