@@ -82,7 +82,9 @@ class Forecaster:
             part, first = window(fc, start, until), int(fc.slot_starts.searchsorted(start))
             if self.model != "perfect":
                 predicted = replace(part, **self._predict(i, region, fc, part, first, now))
-                part = known_first(predicted, part, now + pd.Timedelta(hours=self.known_hours))
+                # without known hours not even the slot under way (begun before `now`)
+                part = predicted if self.known_hours <= 0 else known_first(
+                    predicted, part, now + pd.Timedelta(hours=self.known_hours))
             out[region] = for_planner(replace(part, issued_at=now.to_pydatetime(),
                                               source=f"simulated-{self.model}"))
         return out

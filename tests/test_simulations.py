@@ -253,6 +253,10 @@ def test_known_hours_give_the_actual_signals_first(tmp_path: Path, model: str) -
         np.testing.assert_array_equal(fc.carbon_gco2_per_kwh[~first],
                                       plain[region].carbon_gco2_per_kwh[~first])
         assert not np.allclose(plain[region].carbon_gco2_per_kwh[first], truth[first])
+        if model == "seasonal-naive":  # without known hours, not even the slot under way
+            np.testing.assert_array_equal(
+                plain[region].carbon_gco2_per_kwh,
+                seasonal_naive(actual, "carbon_gco2_per_kwh", fc.slot_starts, now))
         for name, q in fc.quantiles.items():
             point = getattr(fc, name.rsplit("_", 1)[0])
             np.testing.assert_array_equal(q[first], point[first])

@@ -390,7 +390,7 @@ class Master:
             if c < 0 or not pr.ckpt[c] or pr.cont[c] != NOT_FIXED or pr.d[c] != work:
                 continue
             k = np.searchsorted(slots, when)
-            if (k >= len(slots)).any() or (slots[np.minimum(k, len(slots) - 1)] != when).any() \
+            if (k >= len(slots)).any() or (slots[k] != when).any() \
                     or not pr.runnable[c, s, k].all():
                 continue
             run = np.zeros(len(slots), dtype=bool)
